@@ -1,0 +1,3 @@
+"""Version of evalcli (single source of truth, read by hatchling)."""
+
+__version__ = "0.1.0"
