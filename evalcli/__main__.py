@@ -1,0 +1,5 @@
+"""``python -m evalcli``."""
+
+from evalcli.cli import main
+
+main()

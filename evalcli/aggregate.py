@@ -1,0 +1,194 @@
+"""Run-level metrics computed incrementally from row outcomes.
+
+Means and rates cover *scored* rows only; failed (row, evaluator) pairs are counted in
+``<alias>.error_count`` and never averaged in or counted as failures (the reference SDK
+silently divides by all rows — we don't).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from evalcli.errors import RowError
+from evalcli.evaluators.base import Evaluator, OutputField, Role
+from evalcli.results import EvaluatorSummary, MetricInfo, Outcome
+
+Kind = Literal["mean", "pass_rate", "defect_rate", "passing_rate", "error_count"]
+
+
+@dataclass
+class MetricSpec:
+    """How one metric is computed from one output key."""
+
+    name: str
+    kind: Kind
+    source: OutputField | None
+    higher_is_better: bool
+    hits: float = 0.0
+    count: int = 0
+
+    def add(self, value: Any) -> None:
+        f = self.source
+        if f is None or value is None or (isinstance(value, bool) and self.kind == "mean"):
+            return
+        if self.kind == "mean":
+            if isinstance(value, int | float):
+                self.hits += float(value)
+                self.count += 1
+        elif self.kind == "pass_rate":
+            if value in ("pass", "fail"):
+                self.hits += value == "pass"
+                self.count += 1
+        elif self.kind == "defect_rate" and f.role is Role.SEVERITY:
+            if isinstance(value, int | float) and f.defect_threshold is not None:
+                self.hits += value >= f.defect_threshold
+                self.count += 1
+        elif self.kind in ("defect_rate", "passing_rate") and isinstance(value, bool):
+            self.hits += value
+            self.count += 1
+
+    @property
+    def value(self) -> float | None:
+        if self.kind == "error_count":
+            return self.hits
+        return self.hits / self.count if self.count else None
+
+
+def metric_specs(ev: Evaluator) -> list[MetricSpec]:
+    """The metrics an evaluator's declared outputs produce (also used to validate gates)."""
+    a = ev.alias
+    specs: list[MetricSpec] = []
+    for f in ev.outputs:
+        hib = f.higher_is_better is not False
+        if f.role is Role.SCORE:
+            specs.append(MetricSpec(f"{a}.{f.key}", "mean", f, hib))
+        elif f.role is Role.SEVERITY:
+            specs.append(MetricSpec(f"{a}.{f.key}", "mean", f, False))
+            specs.append(MetricSpec(f"{a}.{f.metric_stem}_defect_rate", "defect_rate", f, False))
+        elif f.role is Role.RESULT:
+            name = f"{a}.pass_rate" if f.primary else f"{a}.{f.metric_stem}_pass_rate"
+            specs.append(MetricSpec(name, "pass_rate", f, True))
+        elif f.role is Role.LABEL:
+            kind: Kind = f.label_metric
+            specs.append(MetricSpec(f"{a}.{f.metric_stem}_{kind}", kind, f, kind == "passing_rate"))
+    specs.append(MetricSpec(f"{a}.error_count", "error_count", None, False))
+    return specs
+
+
+@dataclass
+class _EvalAgg:
+    evaluator: Evaluator
+    specs: list[MetricSpec]
+    by_key: dict[str, list[MetricSpec]]
+    scored: int = 0
+    errors: int = 0
+    distributions: dict[str, Counter[str]] = field(default_factory=dict)
+
+
+class Aggregator:
+    """Accumulates outcomes (one call per (row, evaluator)) into run metrics."""
+
+    def __init__(self, evaluators: list[Evaluator]):
+        self._aggs: dict[str, _EvalAgg] = {}
+        for ev in evaluators:
+            specs = metric_specs(ev)
+            by_key: dict[str, list[MetricSpec]] = {}
+            for s in specs:
+                if s.source is not None:
+                    by_key.setdefault(s.source.key, []).append(s)
+            agg = _EvalAgg(ev, specs, by_key)
+            for f in ev.outputs:
+                if f.role is Role.SEVERITY_LABEL:
+                    agg.distributions[f.key] = Counter()
+            self._aggs[ev.alias] = agg
+
+    def add(self, alias: str, outcome: Outcome) -> None:
+        """Account for one (row, evaluator) outcome."""
+        agg = self._aggs[alias]
+        if isinstance(outcome, RowError):
+            agg.errors += 1
+            agg.specs[-1].hits += 1  # error_count is always last
+            return
+        agg.scored += 1
+        for key, value in outcome.items():
+            specs = agg.by_key.get(key)
+            if specs:
+                for s in specs:
+                    s.add(value)
+            dist = agg.distributions.get(key)
+            if dist is not None and isinstance(value, str):
+                dist[value] += 1
+
+    def add_member_error(self, alias: str) -> None:
+        """A composite member failed while others succeeded: count it as an error."""
+        agg = self._aggs[alias]
+        agg.errors += 1
+        agg.specs[-1].hits += 1
+
+    @property
+    def total_errors(self) -> int:
+        """Failed (row, evaluator) pairs so far."""
+        return sum(a.errors for a in self._aggs.values())
+
+    @property
+    def total_pairs(self) -> int:
+        """(row, evaluator) pairs accounted so far."""
+        return sum(a.errors + a.scored for a in self._aggs.values())
+
+    def metrics(self) -> dict[str, float | None]:
+        """``<alias>.<key>`` -> value (None when no row was scored)."""
+        return {s.name: s.value for a in self._aggs.values() for s in a.specs}
+
+    def metric_info(self) -> dict[str, MetricInfo]:
+        """Meaning and direction of every metric."""
+        return {
+            s.name: MetricInfo(
+                evaluator=alias,
+                kind=s.kind,
+                direction="higher" if s.higher_is_better else "lower",
+                source_key=s.source.key if s.source else None,
+            )
+            for alias, a in self._aggs.items()
+            for s in a.specs
+        }
+
+    def declared_metric_names(self) -> list[str]:
+        """Every metric name the configured evaluators can produce."""
+        return [s.name for a in self._aggs.values() for s in a.specs]
+
+    def summaries(self) -> list[EvaluatorSummary]:
+        """Per-alias numbers for the console table."""
+        out = []
+        for alias, a in self._aggs.items():
+            headline = next((s for s in a.specs if s.kind == "mean"), None)
+            passed = next(
+                (s for s in a.specs if s.kind == "pass_rate" and s.name == f"{alias}.pass_rate"),
+                None,
+            )
+            extra: dict[str, Any] = {}
+            for s in a.specs:
+                rate = s.kind in ("defect_rate", "passing_rate")
+                if rate or (s.kind == "pass_rate" and s is not passed):
+                    extra[s.name.removeprefix(alias + ".")] = s.value
+            for key, dist in a.distributions.items():
+                extra[f"{key}_distribution"] = dict(dist)
+            out.append(
+                EvaluatorSummary(
+                    alias=alias,
+                    use=a.evaluator.name,
+                    family=_family(a.evaluator),
+                    scored=a.scored,
+                    errors=a.errors,
+                    headline_key=headline.source.key if headline and headline.source else None,
+                    mean=headline.value if headline else None,
+                    pass_rate=passed.value if passed else None,
+                    extra=extra,
+                )
+            )
+        return out
+
+
+def _family(ev: Evaluator) -> str:
+    return str(getattr(ev, "family", "") or "")

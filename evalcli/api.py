@@ -1,0 +1,203 @@
+"""The library entry points: :func:`validate` and :func:`run` (the CLI is one client)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from evalcli._version import __version__
+from evalcli.aggregate import Aggregator
+from evalcli.config import LoadedConfig, load_config
+from evalcli.errors import ExitCode, RowError
+from evalcli.gates import check_gates
+from evalcli.plan import PlanOptions, RunPlan, build_plan
+from evalcli.reporters.files import ResultFiles
+from evalcli.results import (
+    DatasetInfo,
+    ErrorRecord,
+    EvaluatorRecord,
+    RowResult,
+    RunInfo,
+    RunResult,
+    Status,
+)
+from evalcli.runner import ProgressFn, Runner
+
+
+def _load(config: str | os.PathLike[str] | LoadedConfig) -> LoadedConfig:
+    return config if isinstance(config, LoadedConfig) else load_config(config)
+
+
+def validate(
+    config: str | os.PathLike[str] | LoadedConfig, options: PlanOptions | None = None
+) -> RunPlan:
+    """Check everything that can be checked without calling a model.
+
+    Returns:
+        The run plan (evaluators built, dataset scanned, mappings and gates checked).
+
+    Raises:
+        evalcli.errors.UsageError: the config, dataset, mapping or a resource is bad (exit 2).
+    """
+    return build_plan(_load(config), options)
+
+
+class _Collector:
+    """Row sink: metrics, error list, files and (optionally) kept rows."""
+
+    def __init__(
+        self,
+        agg: Aggregator,
+        files: ResultFiles | None,
+        keep_rows: bool,
+        on_row: Callable[[RowResult], None] | None,
+    ):
+        self.agg = agg
+        self.files = files
+        self.errors: list[ErrorRecord] = []
+        self.rows: list[dict[str, Any]] | None = [] if keep_rows else None
+        self.on_row = on_row
+
+    def write(self, row: RowResult) -> None:
+        for alias, outcome in row.outcomes.items():
+            self.agg.add(alias, outcome)
+            if isinstance(outcome, RowError):
+                self.errors.append(
+                    ErrorRecord(
+                        line=row.line, evaluator=alias, kind=outcome.kind, message=outcome.message
+                    )
+                )
+        if self.files is not None:
+            self.files.write(row)
+        if self.rows is not None:
+            self.rows.append(row.flat())
+        if self.on_row is not None:
+            self.on_row(row)
+
+
+def run(
+    config: str | os.PathLike[str] | LoadedConfig | RunPlan,
+    *,
+    options: PlanOptions | None = None,
+    keep_rows: bool = False,
+    write_files: bool = True,
+    progress: ProgressFn | None = None,
+    on_row: Callable[[RowResult], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> RunResult:
+    """Run an evaluation.
+
+    Args:
+        config: A config path, a loaded config, or a plan from :func:`validate`.
+        options: Command-line style overrides (output dir, limit, concurrency).
+        keep_rows: Also return every row (flat layout) in ``RunResult.rows``.
+        write_files: Write results.json and results.csv to the output directory.
+        progress: Called with (rows done, rows total).
+        on_row: Called with every finished row, in input order.
+        should_stop: Polled by the runner; returning True stops the run as interrupted.
+
+    Returns:
+        The run result; ``exit_code`` follows the CLI's exit-code contract.
+
+    Raises:
+        evalcli.errors.UsageError: bad input found before the run (nothing was written).
+    """
+    plan = config if isinstance(config, RunPlan) else build_plan(_load(config), options)
+    agg = Aggregator([b.evaluator for b in plan.evaluators])
+    files = ResultFiles(plan, plan.output_dir) if write_files else None
+    sink = _Collector(agg, files, keep_rows, on_row)
+    try:
+        result = _execute(plan, agg, sink, progress, should_stop, write_files)
+        if files is not None:
+            files.finish(result)
+    except BaseException:
+        if files is not None:
+            files.abort()
+        raise
+    return result
+
+
+def _execute(plan: RunPlan, agg: Aggregator, sink: _Collector, progress: ProgressFn | None,
+             should_stop: Callable[[], bool] | None, write_files: bool) -> RunResult:
+    started_wall = datetime.now(UTC)
+    started = time.monotonic()
+    stats = Runner(plan, sink, progress, should_stop).run()
+    metrics = agg.metrics()
+    gates = check_gates(plan.loaded.config.gates, metrics)
+
+    status: Status
+    message: str | None = None
+    if stats.interrupted:
+        status, code = "interrupted", ExitCode.INTERRUPTED
+        message = f"interrupted after {stats.rows_done} of {plan.scan.rows} rows"
+    elif stats.fatal is not None:
+        status, code = "run_error", ExitCode.RUN_ERROR
+        message = str(stats.fatal)
+    elif _error_rate(agg) > plan.max_error_rate:
+        status, code = "run_error", ExitCode.RUN_ERROR
+        message = (
+            f"{agg.total_errors} of {agg.total_pairs} (row, evaluator) evaluations failed "
+            f"({_error_rate(agg):.1%}), above run.max_error_rate "
+            f"{plan.max_error_rate:.1%}"
+        )
+    elif not all(g.passed for g in gates):
+        status, code = "gate_failed", ExitCode.GATE_FAILED
+        failed = [g for g in gates if not g.passed]
+        message = f"{len(failed)} of {len(gates)} gate{'s' if len(gates) != 1 else ''} failed"
+    else:
+        status, code = "completed", ExitCode.OK
+
+    finished = time.monotonic()
+    result = RunResult(
+        status=status,
+        exit_code=int(code),
+        message=message,
+        run=_run_info(plan, started_wall, finished - started),
+        metrics=metrics,
+        metric_info=agg.metric_info(),
+        summaries=agg.summaries(),
+        gates=gates,
+        errors=sink.errors,
+        rows=sink.rows,
+        output_dir=str(plan.output_dir) if write_files else None,
+    )
+    return result
+
+
+def _error_rate(agg: Aggregator) -> float:
+    return agg.total_errors / agg.total_pairs if agg.total_pairs else 0.0
+
+
+def _run_info(plan: RunPlan, started: datetime, duration: float) -> RunInfo:
+    finished = datetime.now(UTC)
+    scan = plan.scan
+    evaluators = {
+        b.alias: EvaluatorRecord(
+            use=b.use,
+            family=str(getattr(b.evaluator, "family", "")),
+            params=b.evaluator.describe_params(),
+            prompt_sha256=getattr(b.evaluator, "prompt_sha256", None),
+            judge=getattr(b.evaluator, "judge_label", None),
+        )
+        for b in plan.evaluators
+    }
+    return RunInfo(
+        name=plan.name,
+        started_at=started.isoformat(timespec="milliseconds"),
+        finished_at=finished.isoformat(timespec="milliseconds"),
+        duration_s=round(duration, 3),
+        evalcli_version=__version__,
+        config_path=str(plan.loaded.path),
+        config_sha256=plan.loaded.sha256,
+        dataset=DatasetInfo(
+            path=str(scan.path), format=scan.format, rows=scan.rows, sha256=scan.sha256
+        ),
+        evaluators=evaluators,
+    )
+
+
+__all__ = ["Path", "run", "validate"]

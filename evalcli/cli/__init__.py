@@ -1,0 +1,134 @@
+"""The ``evalcli`` command line (Typer). Commands parse options, call the library, render.
+
+Heavy modules (nltk, openai, rich tables) are imported inside the commands so that
+``evalcli --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from evalcli._version import __version__
+
+app = typer.Typer(
+    name="evalcli",
+    help="Evaluate generative-AI applications and models from one YAML file.\n\n"
+    "Exit codes: 0 ok, 1 a gate failed, 2 bad input (nothing ran), 3 run error, "
+    "4 internal error, 130 interrupted.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"evalcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Evaluate generative-AI applications and models from one YAML file."""
+
+
+ConfigArg = Annotated[Path, typer.Argument(help="Run config (YAML).", show_default=False)]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for internal errors.")]
+
+
+@app.command("run")
+def run_cmd(
+    config: ConfigArg,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option("--output-dir", "-o", help="Write results here (overrides output.dir)."),
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", "-f", help="stdout format: table (Rich summary) or json (results.json)."
+        ),
+    ] = "table",
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Evaluate only the first N rows.")
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency",
+            "-c",
+            min=1,
+            max=1024,
+            help="Concurrent evaluations (overrides run.concurrency).",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", min=0, max=64, help="Processes for CPU-bound metrics (0 = in-process)."
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Run an evaluation and exit with a CI-friendly code."""
+    from evalcli.cli.run_cmd import run_command
+
+    run_command(
+        config,
+        output_dir=output_dir,
+        fmt=fmt,
+        limit=limit,
+        concurrency=concurrency,
+        workers=workers,
+        quiet=quiet,
+        debug=debug,
+    )
+
+
+@app.command("validate")
+def validate_cmd(config: ConfigArg, debug: DebugOpt = False) -> None:
+    """Check a config, its dataset, mappings and resources without calling any model."""
+    from evalcli.cli.run_cmd import validate_command
+
+    validate_command(config, debug=debug)
+
+
+@app.command("list-evaluators")
+def list_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Also show evaluators declared in this config.")
+    ] = None,
+) -> None:
+    """List available evaluators: name, family, inputs, outputs, default threshold."""
+    from evalcli.cli.list_cmd import list_command
+
+    list_command(as_json=as_json, config=config)
+
+
+def _mount_subcommands() -> None:
+    from evalcli.cli.nltk_cmd import app as nltk_app
+
+    app.add_typer(
+        nltk_app, name="nltk-data", help="Check or provision the NLTK data BLEU/GLEU/METEOR need."
+    )
+
+
+_mount_subcommands()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="evalcli")

@@ -1,0 +1,365 @@
+"""Run configuration: pydantic models, YAML loading, ``${env:NAME}`` and path resolution.
+
+Every model forbids unknown keys; unknown keys and bad values are reported with the file,
+line and column they came from (see :mod:`evalcli.yamlsrc`) and a "did you mean" hint.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from evalcli.errors import ConfigError
+from evalcli.yamlsrc import Loc, SourceMap, load_yaml, parse_yaml
+
+ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class DatasetConfig(_Model):
+    """Where the rows come from."""
+
+    path: Path
+    format: Literal["jsonl", "csv", "json"] | None = None
+    limit: Annotated[int, Field(ge=1)] | None = None
+
+
+class JudgeConfig(_Model):
+    """Connection and sampling settings of a judge model (or a chat target)."""
+
+    type: Literal["azure_openai", "openai"]
+    endpoint: str | None = None
+    deployment: str | None = None
+    api_version: str = "2024-10-21"
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    model: str | None = None
+    temperature: float = 0.0
+    max_tokens: Annotated[int, Field(ge=1)] = 800
+    timeout_s: Annotated[float, Field(gt=0)] = 60.0
+    max_retries: Annotated[int, Field(ge=0, le=50)] = 8
+    max_retry_time_s: Annotated[float, Field(gt=0)] = 300.0
+    concurrency: Annotated[int, Field(ge=1, le=1024)] | None = None
+
+    @model_validator(mode="after")
+    def _check_provider_keys(self) -> JudgeConfig:
+        if self.type == "azure_openai":
+            if not self.endpoint:
+                raise ValueError("type azure_openai needs 'endpoint'")
+            if not self.deployment:
+                raise ValueError("type azure_openai needs 'deployment'")
+        elif not self.model:
+            raise ValueError("type openai needs 'model'")
+        return self
+
+    @property
+    def model_name(self) -> str:
+        """Deployment (Azure) or model (OpenAI) name, for messages and cache keys."""
+        return (self.deployment if self.type == "azure_openai" else self.model) or ""
+
+    @property
+    def location(self) -> str:
+        """Endpoint or base URL, for messages (never contains the key)."""
+        if self.type == "azure_openai":
+            return self.endpoint or ""
+        return self.base_url or "https://api.openai.com/v1"
+
+
+class EvaluatorConfig(_Model):
+    """One entry under ``evaluators:`` (the alias is the mapping key)."""
+
+    use: str | None = None
+    threshold: float | dict[str, float] | None = None
+    columns: dict[str, str] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+    judge: JudgeConfig | None = None
+    backend: Literal["judge", "azure_content_safety"] | None = None
+    defect_threshold: int | str | None = None
+    aggregation: Literal["mean", "max", "min"] | None = None
+    eval_last_turn: bool = False
+    prompt: str | None = None
+    function: str | None = None
+
+    @field_validator("threshold", mode="before")
+    @classmethod
+    def _no_bool_threshold(cls, value: Any) -> Any:
+        # YAML `yes`/`true` would otherwise silently become 1.0.
+        if isinstance(value, bool):
+            raise ValueError("must be a number, not a boolean")
+        if isinstance(value, str):
+            raise ValueError(f"must be a number, got the text {value!r}")
+        return value
+
+
+class RunSettings(_Model):
+    """Execution settings."""
+
+    concurrency: Annotated[int, Field(ge=1, le=1024)] = 8
+    max_error_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    workers: Annotated[int, Field(ge=0, le=64)] | None = None
+
+
+class OutputConfig(_Model):
+    """Where results go."""
+
+    dir: Path | None = None
+
+
+class GateConfig(_Model):
+    """A CI gate on one run metric; any failed gate makes the run exit 1."""
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _needs_bound(self) -> GateConfig:
+        if self.min is None and self.max is None:
+            raise ValueError("a gate needs 'min' or 'max'")
+        return self
+
+
+class RunConfig(_Model):
+    """The whole run configuration file."""
+
+    name: str | None = None
+    dataset: DatasetConfig
+    columns: dict[str, str] = Field(default_factory=dict)
+    evaluators: dict[str, EvaluatorConfig]
+    judge: JudgeConfig | None = None
+    run: RunSettings = Field(default_factory=RunSettings)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    gates: list[GateConfig] = Field(default_factory=list)
+
+    @field_validator("evaluators")
+    @classmethod
+    def _at_least_one(cls, value: dict[str, EvaluatorConfig]) -> dict[str, EvaluatorConfig]:
+        if not value:
+            raise ValueError("list at least one evaluator")
+        for alias in value:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]*", alias):
+                raise ValueError(
+                    f"evaluator alias {alias!r} must start with a letter or '_' and contain "
+                    "only letters, digits, '_' and '-' (it prefixes output keys)"
+                )
+        return value
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated config plus what is needed to report problems and resolve paths."""
+
+    config: RunConfig
+    path: Path
+    source: SourceMap
+    sha256: str
+
+    @property
+    def base_dir(self) -> Path:
+        """Directory that relative paths in the config are resolved against."""
+        return self.path.parent
+
+    def resolve(self, p: Path) -> Path:
+        """Resolve a path written in the config relative to the config file."""
+        return p if p.is_absolute() else Path(os.path.normpath(self.base_dir / p))
+
+    def where(self, *loc: str | int, key: bool = False) -> str:
+        """``file:line:col`` of a config location."""
+        return self.source.where(loc, key=key)
+
+    @property
+    def run_name(self) -> str:
+        """The run name: ``name:`` or the config file's stem."""
+        return self.config.name or self.path.stem
+
+
+def load_config(
+    path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None
+) -> LoadedConfig:
+    """Read, substitute ``${env:NAME}`` and validate a run config file.
+
+    Raises:
+        ConfigError: anything wrong with the file, with file:line:col and a hint.
+    """
+    p = Path(path)
+    data, smap = load_yaml(p)
+    raw = p.read_bytes()
+    return _validate(data, smap, hashlib.sha256(raw).hexdigest(), env)
+
+
+def config_from_text(
+    text: str, path: Path, *, env: Mapping[str, str] | None = None
+) -> LoadedConfig:
+    """Like :func:`load_config` for YAML text that claims to live at ``path``."""
+    data, smap = parse_yaml(text, path)
+    return _validate(data, smap, hashlib.sha256(text.encode()).hexdigest(), env)
+
+
+def _validate(data: Any, smap: SourceMap, sha: str, env: Mapping[str, str] | None) -> LoadedConfig:
+    if data is None:
+        raise ConfigError("config file is empty", where=str(smap.path))
+    if not isinstance(data, dict):
+        raise ConfigError(
+            "config must be a mapping of keys (name, dataset, evaluators, ...)",
+            where=smap.where(()),
+        )
+    data = substitute_env(data, (), smap, os.environ if env is None else env)
+    try:
+        cfg = RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise pydantic_to_config_error(exc, smap, RunConfig) from None
+    return LoadedConfig(cfg, smap.path, smap, sha)
+
+
+def substitute_env(value: Any, loc: Loc, smap: SourceMap, env: Mapping[str, str]) -> Any:
+    """Replace ``${env:NAME}`` in every string value (never in keys)."""
+    if isinstance(value, str):
+
+        def repl(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name not in env:
+                raise ConfigError(
+                    f"environment variable {name} is not set",
+                    where=f"{smap.where(loc)} ({_dotted(loc)})",
+                    hint=f"export {name}=... before running, or remove the reference",
+                )
+            return env[name]
+
+        return ENV_REF.sub(repl, value)
+    if isinstance(value, dict):
+        return {k: substitute_env(v, (*loc, k), smap, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute_env(v, (*loc, i), smap, env) for i, v in enumerate(value)]
+    return value
+
+
+def _dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<top level>"
+
+
+def did_you_mean(word: str, options: list[str] | tuple[str, ...] | set[str]) -> str | None:
+    """A ``did you mean ...?`` hint, or None when nothing is close."""
+    close = difflib.get_close_matches(word, sorted(options), n=3, cutoff=0.6)
+    if not close:
+        return None
+    return "did you mean " + " or ".join(repr(c) for c in close) + "?"
+
+
+_TYPE_WORDS = {
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "int_parsing": "a whole number",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "string_type": "text",
+    "dict_type": "a mapping (key: value)",
+    "list_type": "a list",
+    "model_type": "a mapping (key: value)",
+    "model_attributes_type": "a mapping (key: value)",
+}
+
+
+def pydantic_to_config_error(
+    exc: ValidationError, smap: SourceMap, model: type[BaseModel], prefix: Loc = ()
+) -> ConfigError:
+    """Turn the first pydantic error into one readable :class:`ConfigError`."""
+    errors = exc.errors(include_input=False, include_url=False)
+    err = errors[0]
+    loc: Loc = (*prefix, *(p for p in err["loc"] if not _is_union_tag(p)))
+    etype = err["type"]
+    key = _dotted(loc)
+    more = (
+        f" ({len(errors) - 1} more problem{'s' if len(errors) > 2 else ''} after this one)"
+        if len(errors) > 1
+        else ""
+    )
+    if etype == "extra_forbidden":
+        allowed = _allowed_keys(model, loc[len(prefix) : -1])
+        hint = did_you_mean(str(loc[-1]), allowed) if allowed else None
+        if allowed and not hint:
+            hint = "allowed keys: " + ", ".join(sorted(allowed))
+        return ConfigError(f"unknown key {key!r}{more}", where=smap.where(loc, key=True), hint=hint)
+    if etype == "missing":
+        return ConfigError(f"missing required key {key!r}{more}", where=smap.where(loc[:-1]))
+    if etype in _TYPE_WORDS:
+        msg = f"{key} must be {_TYPE_WORDS[etype]}"
+    elif etype == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        msg = f"{key} must be one of {expected}"
+    elif etype in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        msg = f"{key}: {err['msg'].lower()}"
+    else:
+        text = err["msg"]
+        text = text.removeprefix("Value error, ")
+        if not loc:
+            msg = text
+        elif text.startswith("must "):
+            msg = f"{key} {text}"
+        else:
+            msg = f"{key}: {text}"
+    return ConfigError(msg + more, where=smap.where(loc))
+
+
+def _is_union_tag(part: str | int) -> bool:
+    # pydantic inserts the union member's type name into loc ("float", "dict[str,float]").
+    return isinstance(part, str) and (
+        part in {"float", "int", "str", "bool", "function-after"}
+        or "[" in part
+        or part.startswith("function-")
+    )
+
+
+def _allowed_keys(model: type[BaseModel], loc: Loc) -> set[str]:
+    """Field names of the (nested) model that ``loc`` points into."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                # A dict field: the key is an arbitrary name (an evaluator alias, say).
+                continue
+            current = _unwrap(field.annotation)
+        else:
+            current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return set(current.model_fields)
+    return set()
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Find the BaseModel inside Optional[...], list[...], dict[str, ...] annotations."""
+    args = getattr(annotation, "__args__", None)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if args:
+        for arg in reversed(args):
+            found = _unwrap(arg)
+            if isinstance(found, type) and issubclass(found, BaseModel):
+                return found
+    return annotation

@@ -1,0 +1,1 @@
+"""Evaluators: NLP metrics, judge-based quality, safety, composites and custom ones."""

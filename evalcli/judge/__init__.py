@@ -1,0 +1,1 @@
+"""LLM-judge support: client, retry policy, cache and answer parsing."""

@@ -1,0 +1,145 @@
+"""Which NLTK data each metric needs, and which of it is missing.
+
+Resource names are the paths ``nltk.data.find`` understands. They end in a
+slash or name a member file so that they resolve both for an unpacked data
+directory and for the zip archives nltk's downloader leaves (``find`` looks
+inside ``wordnet.zip`` only for such names, never for a bare ``corpora/wordnet``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+
+__all__ = [
+    "METRICS",
+    "NLTK_PACKAGES",
+    "missing_nltk_resources",
+    "nltk_package",
+    "preload",
+    "required_nltk_resources",
+]
+
+#: The metric names this package implements.
+METRICS: Final = ("f1_score", "bleu", "gleu", "meteor", "rouge")
+
+_PUNKT_ENGLISH: Final = "tokenizers/punkt_tab/english/"
+_PERLUNIPROPS: Final = "misc/perluniprops/"
+# nltk 3.10's WordNet reader refuses to start without these two files, and
+# WordNet builds assembled from other sources are the ones that lack them.
+_WORDNET_LEXNAMES: Final = "corpora/wordnet/lexnames"
+_WORDNET_SENSE_INDEX: Final = "corpora/wordnet/index.sense"
+
+# The tokenizer needs Punkt for ASCII text and perluniprops for any other, and
+# any row may hold either, so every tokenizing metric needs both.
+_TOKENIZER: Final = (_PUNKT_ENGLISH, _PERLUNIPROPS)
+_REQUIRED: Final[dict[str, tuple[str, ...]]] = {
+    "f1_score": (),
+    "rouge": (),
+    "bleu": _TOKENIZER,
+    "gleu": _TOKENIZER,
+    "meteor": (*_TOKENIZER, _WORDNET_LEXNAMES, _WORDNET_SENSE_INDEX),
+}
+
+#: nltk downloader package that provides each resource (``nltk.download(id)``).
+NLTK_PACKAGES: Final[dict[str, str]] = {
+    _PUNKT_ENGLISH: "punkt_tab",
+    _PERLUNIPROPS: "perluniprops",
+    _WORDNET_LEXNAMES: "wordnet",
+    _WORDNET_SENSE_INDEX: "wordnet",
+}
+
+
+def required_nltk_resources(metric: str) -> tuple[str, ...]:
+    """List the NLTK data resources a metric reads.
+
+    Args:
+        metric: One of :data:`METRICS`.
+
+    Returns:
+        Resource paths for ``nltk.data.find``, e.g.
+        ``"tokenizers/punkt_tab/english/"``; empty for metrics that need none.
+
+    Raises:
+        ValueError: ``metric`` is not one of :data:`METRICS`.
+    """
+    try:
+        return _REQUIRED[metric]
+    except KeyError:
+        raise ValueError(
+            f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}"
+        ) from None
+
+
+def nltk_package(resource: str) -> str:
+    """Name the nltk downloader package that provides ``resource``.
+
+    Args:
+        resource: A path returned by :func:`required_nltk_resources`.
+
+    Returns:
+        The package id, e.g. ``"wordnet"`` (usable as ``nltk.download(id)``).
+
+    Raises:
+        ValueError: ``resource`` is not one this package asks for.
+    """
+    try:
+        return NLTK_PACKAGES[resource]
+    except KeyError:
+        raise ValueError(f"unknown NLTK resource {resource!r}") from None
+
+
+def missing_nltk_resources(resources: Iterable[str]) -> list[str]:
+    """Check which resources nltk cannot find, without downloading anything.
+
+    Uses ``nltk.data.find`` with nltk's usual search path (``NLTK_DATA`` and
+    the standard locations). nltk also treats data in directories that other
+    accounts may write to as missing (and warns about it).
+
+    Args:
+        resources: Resource paths, e.g. from :func:`required_nltk_resources`.
+
+    Returns:
+        The resources that were not found, in the order given, without repeats.
+    """
+    wanted = list(dict.fromkeys(resources))
+    if not wanted:
+        # Keeps metrics without NLTK data from paying for importing nltk.
+        return []
+    import nltk.data
+
+    missing = []
+    for resource in wanted:
+        try:
+            nltk.data.find(resource)
+        except LookupError:
+            missing.append(resource)
+    return missing
+
+
+def preload(metrics: Iterable[str]) -> None:
+    """Load the models and data the given metrics use, in this process, now.
+
+    Scoring loads them on first use anyway; calling this first moves that cost
+    (and any ``LookupError``) up front, and lets worker processes forked
+    afterwards share what was loaded instead of each loading its own.
+
+    Args:
+        metrics: Names from :data:`METRICS`.
+
+    Raises:
+        ValueError: A name is not one of :data:`METRICS`.
+        LookupError: Required NLTK data is not installed.
+    """
+    from evalcli.nlp import _metrics, _tokenize
+
+    names = set(metrics)
+    unknown = names.difference(METRICS)
+    if unknown:
+        raise ValueError(
+            f"unknown metric(s) {', '.join(sorted(unknown))}; expected one of {', '.join(METRICS)}"
+        )
+    if names & {"bleu", "gleu", "meteor"}:
+        _tokenize.load_tokenizers()
+    if "meteor" in names:
+        _metrics.load_meteor()

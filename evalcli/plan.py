@@ -1,0 +1,278 @@
+"""Turn a loaded config into a checked run plan — everything that can fail before a model call.
+
+``build_plan`` validates evaluator names and params, column mappings against a scan of the
+whole dataset, local resources (NLTK data), gates and the output directory. ``evalcli
+validate`` stops here; ``evalcli run`` continues into the runner.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evalcli.aggregate import metric_specs
+from evalcli.config import EvaluatorConfig, JudgeConfig, LoadedConfig, did_you_mean
+from evalcli.dataset import Dataset, DatasetScan
+from evalcli.errors import ConfigError, MappingError, ResourceError
+from evalcli.evaluators.base import Evaluator
+from evalcli.evaluators.context import BuildContext
+from evalcli.mapping import Ref, parse_ref
+from evalcli.registry import Registry, default_registry
+
+
+@dataclass
+class BoundEvaluator:
+    """An evaluator plus where each of its inputs comes from."""
+
+    evaluator: Evaluator
+    refs: dict[str, Ref]
+    required: frozenset[str]
+    use: str
+    spec: EvaluatorConfig
+
+    @property
+    def alias(self) -> str:
+        """The evaluator's alias."""
+        return self.evaluator.alias
+
+
+@dataclass
+class RunPlan:
+    """A fully validated run, ready to execute."""
+
+    loaded: LoadedConfig
+    dataset: Dataset
+    scan: DatasetScan
+    evaluators: list[BoundEvaluator]
+    output_dir: Path
+    concurrency: int
+    max_error_rate: float
+    workers: int
+    metric_names: list[str]
+    services: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """Run name."""
+        return self.loaded.run_name
+
+
+@dataclass
+class PlanOptions:
+    """Command-line overrides."""
+
+    output_dir: Path | None = None
+    limit: int | None = None
+    concurrency: int | None = None
+    workers: int | None = None
+    check_output_dir: bool = True
+
+
+def build_plan(
+    loaded: LoadedConfig, options: PlanOptions | None = None, registry: Registry | None = None
+) -> RunPlan:
+    """Validate everything that can be validated without calling a model.
+
+    Raises:
+        evalcli.errors.UsageError: (exit 2) with file:line or the config key.
+    """
+    opts = options or PlanOptions()
+    cfg = loaded.config
+    reg = registry or default_registry()
+    services: dict[str, Any] = {}
+
+    def judge_for(alias: str) -> JudgeConfig | None:
+        spec = cfg.evaluators[alias]
+        return spec.judge or cfg.judge
+
+    # 1. Evaluators: names and params (cheap, and the most common mistakes).
+    built: list[tuple[str, EvaluatorConfig, Evaluator, str]] = []
+    for alias, spec in cfg.evaluators.items():
+        use = spec.use or alias
+        info = reg.require(
+            use,
+            where=loaded.where("evaluators", alias, "use")
+            if spec.use
+            else loaded.where("evaluators", alias, key=True),
+        )
+        ctx = BuildContext(loaded, alias, judge_for, services)
+        ev = info.factory(alias, spec, ctx)
+        ev.family = info.family  # type: ignore[attr-defined]  # informational tag for summaries
+        built.append((alias, spec, ev, use))
+
+    # 2. Local resources, before reading a possibly huge dataset.
+    _check_nltk([use for _, _, _, use in built])
+
+    # 3. Mappings, checked against a scan of the whole dataset.
+    column_refs = _parse_mapping(cfg.columns, loaded, ("columns",))
+    bound: list[BoundEvaluator] = []
+    for alias, spec, ev, use in built:
+        own = _parse_mapping(spec.columns, loaded, ("evaluators", alias, "columns"))
+        names = {i.name for i in ev.inputs}
+        for key in own:
+            if key not in names:
+                hint = did_you_mean(key, names) or f"its inputs are: {', '.join(sorted(names))}"
+                raise MappingError(
+                    f"evaluator {alias!r} has no input {key!r}",
+                    where=loaded.where("evaluators", alias, "columns", key, key=True),
+                    hint=hint,
+                )
+        refs: dict[str, Ref] = {}
+        for inp in ev.inputs:
+            ref = own.get(inp.name) or column_refs.get(inp.name)
+            refs[inp.name] = ref if ref is not None else Ref("data", (inp.name,), implicit=True)
+        required = frozenset(i.name for i in ev.inputs if i.required)
+        bound.append(BoundEvaluator(ev, refs, required, use, spec))
+
+    ds_cfg = cfg.dataset
+    limit = opts.limit if opts.limit is not None else ds_cfg.limit
+    dataset = Dataset(
+        loaded.resolve(ds_cfg.path), ds_cfg.format, limit, where=loaded.where("dataset", "path")
+    )
+    data_paths = sorted(
+        {r.path for r in column_refs.values() if r.source == "data"}
+        | {r.path for b in bound for r in b.refs.values() if r.source == "data"}
+    )
+    scan = dataset.scan(data_paths)
+    _check_refs(loaded, scan, column_refs, bound)
+
+    # 4. Gates name metrics that will exist.
+    metric_names = [s.name for b in bound for s in metric_specs(b.evaluator)]
+    for i, gate in enumerate(cfg.gates):
+        if gate.metric not in metric_names:
+            hint = did_you_mean(
+                gate.metric, metric_names
+            ) or "metrics of this config: " + ", ".join(metric_names[:12]) + (
+                " ..." if len(metric_names) > 12 else ""
+            )
+            raise ConfigError(
+                f"gate on unknown metric {gate.metric!r}",
+                where=loaded.where("gates", i, "metric"),
+                hint=hint,
+            )
+
+    # 5. Output directory.
+    out_dir = opts.output_dir or (
+        loaded.resolve(cfg.output.dir)
+        if cfg.output.dir
+        else Path("results") / _safe_name(loaded.run_name)
+    )
+    if opts.check_output_dir:
+        check_writable(out_dir, loaded.where("output", "dir") if cfg.output.dir else None)
+
+    workers = opts.workers if opts.workers is not None else cfg.run.workers
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 8)
+    return RunPlan(
+        loaded=loaded,
+        dataset=dataset,
+        scan=scan,
+        evaluators=bound,
+        output_dir=out_dir,
+        concurrency=opts.concurrency or cfg.run.concurrency,
+        max_error_rate=cfg.run.max_error_rate,
+        workers=workers,
+        metric_names=metric_names,
+        services=services,
+    )
+
+
+def _parse_mapping(
+    columns: dict[str, str], loaded: LoadedConfig, loc: tuple[str, ...]
+) -> dict[str, Ref]:
+    out = {}
+    for name, expr in columns.items():
+        ref = parse_ref(expr) if isinstance(expr, str) else None
+        if ref is None:
+            raise MappingError(
+                f"{'.'.join(loc)}.{name}: {expr!r} is not a column reference",
+                where=loaded.where(*loc, name),
+                hint="write ${data.<column>} (dotted paths reach into objects and lists, e.g. "
+                "${data.messages.1.content}) or ${target.<field>}",
+            )
+        if ref.source == "target" and "target" not in type(loaded.config).model_fields:
+            raise MappingError(
+                f"{'.'.join(loc)}.{name}: {ref.text} needs a target: section",
+                where=loaded.where(*loc, name),
+            )
+        out[name] = ref
+    return out
+
+
+def _check_refs(
+    loaded: LoadedConfig,
+    scan: DatasetScan,
+    column_refs: dict[str, Ref],
+    bound: list[BoundEvaluator],
+) -> None:
+    available = ", ".join(scan.columns[:30]) + (" ..." if len(scan.columns) > 30 else "")
+
+    def missing_everywhere(ref: Ref) -> bool:
+        return ref.source == "data" and scan.path_hits.get(ref.path, 0) == 0
+
+    for name, ref in column_refs.items():
+        if missing_everywhere(ref):
+            raise MappingError(
+                f"columns.{name} maps to {ref.text}, which no row of {scan.path} has",
+                where=loaded.where("columns", name),
+                hint=f"available columns: {available}",
+            )
+    for b in bound:
+        for name, ref in list(b.refs.items()):
+            if not missing_everywhere(ref):
+                continue
+            if not ref.implicit:
+                raise MappingError(
+                    f"evaluators.{b.alias}.columns.{name} maps to {ref.text}, which no row of "
+                    f"{scan.path} has",
+                    where=loaded.where("evaluators", b.alias, "columns", name),
+                    hint=f"available columns: {available}",
+                )
+            if name in b.required:
+                raise MappingError(
+                    f"evaluator {b.alias!r} needs input {name!r}, but it is not mapped and the "
+                    f"dataset has no {name!r} column",
+                    where=loaded.where("evaluators", b.alias, key=True),
+                    hint=f"map it under columns (e.g. {name}: ${{data.<column>}}); "
+                    f"available columns: {available}",
+                )
+            del b.refs[name]  # optional input that no row has: simply absent
+
+
+def _check_nltk(uses: list[str]) -> None:
+    from evalcli.evaluators.nlp import NLTK_NEEDS
+
+    needed = sorted({r for u in uses for r in NLTK_NEEDS.get(u, ())})
+    if not needed:
+        return
+    from evalcli import nltk_data
+
+    missing = nltk_data.missing(needed)
+    if missing:
+        users = sorted({u for u in uses if set(NLTK_NEEDS.get(u, ())) & set(missing)})
+        raise ResourceError(
+            f"NLTK data missing for {', '.join(users)}: {', '.join(missing)}",
+            hint=nltk_data.hint(missing),
+        )
+
+
+def check_writable(out_dir: Path, where: str | None) -> None:
+    """Create ``out_dir`` if needed and prove a file can be written there."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".evalcli-write-test-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"output directory {out_dir} is not writable: {exc.strerror}",
+            where=where,
+            hint="choose another directory with --output-dir",
+        ) from None
+
+
+def _safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "run"

@@ -1,0 +1,1 @@
+"""Renderings of results: results.json, results.csv and the console table."""

@@ -1,0 +1,118 @@
+"""Incremental results.json and results.csv writers.
+
+Rows are written as they finish: CSV straight into ``results.csv``, JSON into a temporary
+JSON Lines part file that is spliced into ``results.json`` when the run ends (the run's
+metrics and status are only known then). Both final files appear atomically (write to a
+temporary name, then rename), so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from evalcli.plan import RunPlan
+from evalcli.results import RowResult, RunResult
+
+JSON_NAME = "results.json"
+CSV_NAME = "results.csv"
+
+
+def strict(value: Any) -> Any:
+    """Replace non-finite floats (never produced on purpose) by None so JSON stays strict."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [strict(v) for v in value]
+    return value
+
+
+def dumps(value: Any) -> str:
+    """Strict JSON text (raises on NaN rather than writing it)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+class ResultFiles:
+    """Streams rows into ``results.csv`` and a part file; finalises ``results.json``."""
+
+    def __init__(self, plan: RunPlan, out_dir: Path):
+        self.out_dir = out_dir
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.json_path = out_dir / JSON_NAME
+        self.csv_path = out_dir / CSV_NAME
+        self._part_path = out_dir / f".{JSON_NAME}.rows.part"
+        self._csv_tmp = out_dir / f".{CSV_NAME}.part"
+        self._part: IO[str] = self._part_path.open("w", encoding="utf-8")
+        self._csv_fh: IO[str] = self._csv_tmp.open("w", encoding="utf-8", newline="")
+        self.columns = csv_columns(plan)
+        self._known = set(self.columns)
+        self._csv = csv.writer(self._csv_fh)
+        self._csv.writerow(self.columns)
+        self.rows_written = 0
+
+    def write(self, row: RowResult) -> None:
+        """Append one finished row to both files."""
+        flat = strict(row.flat())
+        self._part.write(dumps(flat))
+        self._part.write("\n")
+        self._csv.writerow([_cell(flat.get(c)) for c in self.columns])
+        self.rows_written += 1
+
+    def finish(self, result: RunResult) -> None:
+        """Write results.json (header + streamed rows) and publish both files."""
+        self._part.close()
+        self._csv_fh.close()
+        header = result.model_dump(mode="json", exclude={"rows", "output_dir"})
+        tmp = self.out_dir / f".{JSON_NAME}.tmp"
+        with tmp.open("w", encoding="utf-8") as out, self._part_path.open(encoding="utf-8") as rows:
+            head = dumps(strict(header))
+            out.write(head[:-1])  # reopen the object to append "rows"
+            out.write(', "rows": [')
+            first = True
+            for line in rows:
+                if not first:
+                    out.write(",\n")
+                out.write(line.rstrip("\n"))
+                first = False
+            out.write("]}\n")
+        tmp.replace(self.json_path)
+        self._csv_tmp.replace(self.csv_path)
+        self._part_path.unlink(missing_ok=True)
+
+    def abort(self) -> None:
+        """Remove temporary files (used when nothing should be published)."""
+        for fh in (self._part, self._csv_fh):
+            if not fh.closed:
+                fh.close()
+        for p in (self._part_path, self._csv_tmp):
+            p.unlink(missing_ok=True)
+
+
+def csv_columns(plan: RunPlan) -> list[str]:
+    """CSV header from the dataset's columns and the evaluators' declared outputs."""
+    cols = ["line"]
+    cols += [f"inputs.{c}" for c in plan.scan.columns]
+    for b in plan.evaluators:
+        prefix = f"outputs.{b.alias}."
+        cols += [prefix + f.key for f in b.evaluator.outputs]
+        cols += [prefix + "error", prefix + "error_kind"]
+        extra: Iterable[str] = getattr(b.evaluator, "extra_csv_keys", ())
+        cols += [prefix + k for k in extra]
+    return cols
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
