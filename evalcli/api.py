@@ -121,8 +121,14 @@ def run(
     return result
 
 
-def _execute(plan: RunPlan, agg: Aggregator, sink: _Collector, progress: ProgressFn | None,
-             should_stop: Callable[[], bool] | None, write_files: bool) -> RunResult:
+def _execute(
+    plan: RunPlan,
+    agg: Aggregator,
+    sink: _Collector,
+    progress: ProgressFn | None,
+    should_stop: Callable[[], bool] | None,
+    write_files: bool,
+) -> RunResult:
     started_wall = datetime.now(UTC)
     started = time.monotonic()
     stats = Runner(plan, sink, progress, should_stop).run()

@@ -127,6 +127,7 @@ class Runner:
         self.io = [b for b in self.bound if b.evaluator.execution != "cpu"]
         self._cpu_index = {b.alias: i for i, b in enumerate(self.cpu)}
         self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._outstanding = 0  # submitted async items (CPU batches, I/O tasks) not yet received
 
     def run(self) -> RunStats:
         """Execute every row; returns when all rows were emitted, or on a fatal error."""
@@ -147,18 +148,17 @@ class Runner:
         exhausted = False
         next_emit = 1
         batch: CpuBatch = []
-        in_flight_batches = 0
         last_progress = 0.0
 
         def flush_batch() -> None:
-            nonlocal batch, in_flight_batches
+            nonlocal batch
             if not batch:
                 return
             todo, batch = batch, []
             if pool is None:
                 self._apply_cpu(run_cpu_batch(todo, [b.evaluator for b in self.cpu]), states, ready)
                 return
-            in_flight_batches += 1
+            self._outstanding += 1
             fut = pool.submit(run_cpu_batch, todo)
             fut.add_done_callback(lambda f: self._queue.put(("cpu", f)))
 
@@ -190,6 +190,8 @@ class Runner:
                     last_progress = now
                 if exhausted and not states and not ready:
                     break
+                if self._outstanding == 0:
+                    continue  # everything dispatched so far finished inline: feed more rows
                 # Wait for at least one outcome, then drain whatever else arrived.
                 try:
                     item = self._queue.get(timeout=0.5)
@@ -197,8 +199,8 @@ class Runner:
                     continue
                 while True:
                     kind, payload = item
+                    self._outstanding -= 1
                     if kind == "cpu":
-                        in_flight_batches -= 1
                         self._apply_cpu(payload.result(), states, ready)
                     elif kind == "io":
                         line, alias, outcome = payload
@@ -269,6 +271,7 @@ class Runner:
                 work.append((self._cpu_index[b.alias], inputs))
             else:
                 assert threads is not None
+                self._outstanding += 1
                 threads.submit(self._run_io, row.line, b, inputs)
         if work:
             batch.append((row.line, work))

@@ -214,7 +214,8 @@ def test_multimodal_parts_and_response_format_are_accepted(srv: StubServer) -> N
                 },
             ],
         )
-    assert json.loads(completion.choices[0].message.content)["score"] == 2
+    content = completion.choices[0].message.content
+    assert content is not None and json.loads(content)["score"] == 2
     assert srv.requests[0].body["response_format"] == {"type": "json_object"}
 
 
@@ -350,6 +351,39 @@ def test_per_model_responder_beats_route_responder(srv: StubServer) -> None:
 
 
 def test_100_concurrent_requests_with_200ms_latency_finish_well_under_1s() -> None:
+    # Raw keep-alive connections, opened before the clock starts, so the measurement is about
+    # the server (the openai client's own CPU is measured in the benchmarks instead).
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    with StubServer(api_key=KEY, latency_s=0.2) as srv:
+        conns = [http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5) for _ in range(100)]
+        for conn in conns:
+            conn.connect()
+        barrier = threading.Barrier(101)
+
+        def one(conn: http.client.HTTPConnection) -> int:
+            barrier.wait(timeout=5)
+            conn.request("POST", "/v1/chat/completions", body=body, headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+            return resp.status
+
+        try:
+            with ThreadPoolExecutor(100) as pool:
+                futures = [pool.submit(one, c) for c in conns]
+                barrier.wait(timeout=5)
+                started = time.monotonic()
+                codes = [f.result(timeout=5) for f in futures]
+                wall = time.monotonic() - started
+        finally:
+            for conn in conns:
+                conn.close()
+        assert codes == [200] * 100
+        assert srv.max_in_flight == 100
+    assert wall < 0.6, f"100 concurrent requests took {wall:.2f}s"
+
+
+def test_100_concurrent_openai_calls_overlap_fully() -> None:
     with StubServer(api_key=KEY, latency_s=0.2) as srv, oai(srv, timeout=5) as client:
         ask(client, "warm-up")  # pay the client's lazy imports outside the timed part
         srv.reset()
@@ -363,8 +397,13 @@ def test_100_concurrent_requests_with_200ms_latency_finish_well_under_1s() -> No
             started = time.monotonic()
             assert sum(pool.map(one, range(100))) == 100
             wall = time.monotonic() - started
+        # All requests were in flight together and the server added (almost) nothing to the
+        # 200 ms latency; the wall bound is loose because the client's CPU is in it.
         assert srv.max_in_flight >= 90
-    assert wall < 0.9, f"100 concurrent requests took {wall:.2f}s"
+        worst = max(r.duration_s or 0.0 for r in srv.requests)
+        print("WORST", worst, "WALL", time.monotonic() - started)
+        assert worst < 0.35
+    assert wall < 2.0, f"100 concurrent openai calls took {wall:.2f}s"
 
 
 def test_keep_alive_serves_many_requests_on_one_connection(srv: StubServer) -> None:
@@ -608,16 +647,17 @@ def test_groundedness_shapes_and_limits(srv: StubServer) -> None:
         "ungroundedPercentage": 0.0,
         "ungroundedDetails": [],
     }
+    ungrounded = "12/hour STUB_UNGROUNDED"
     bad = {
         **base,
-        "text": "12/hour STUB_UNGROUNDED",
+        "text": ungrounded,
         "reasoning": True,
         "llmResource": {"resourceType": "AzureOpenAI"},
     }
     out = ground(bad)[2]
     assert out["ungroundedDetected"] is True and out["ungroundedPercentage"] == 1.0
     (detail,) = out["ungroundedDetails"]
-    assert detail["length"]["codePoint"] == len(bad["text"]) and detail["reason"]
+    assert detail["length"]["codePoint"] == len(ungrounded) and detail["reason"]
     assert ground({**base, "qna": {"query": "Salary?"}})[0] == 400  # < 3 words
     assert ground({**base, "text": "a" * 7_501})[0] == 400
     assert ground({**base, "groundingSources": ["s" * 30_000, "t" * 25_001]})[0] == 400

@@ -126,6 +126,12 @@ class _SimpleNlp(Evaluator):
     def describe_params(self) -> dict[str, Any]:
         return {"threshold": self.threshold}
 
+    def warm_up(self) -> None:
+        """Load tokenizers and data now (before the runner forks its workers)."""
+        from evalcli.nlp import preload
+
+        preload([self.key])
+
 
 class F1Evaluator(_SimpleNlp):
     """Token-overlap F1 after SQuAD-style normalisation."""
@@ -231,6 +237,12 @@ class RougeEvaluator(Evaluator):
 
     def describe_params(self) -> dict[str, Any]:
         return {**self.params.model_dump(), "f1_score_threshold": self.f_threshold}
+
+    def warm_up(self) -> None:
+        """Build the ROUGE scorer now (before the runner forks its workers)."""
+        from evalcli.nlp import preload
+
+        preload(["rouge"])
 
 
 def _simple_factory(cls: type[_SimpleNlp]) -> Any:

@@ -29,6 +29,11 @@ UNPARSEABLE: Final = "judge-output-unparseable"
 OUT_OF_RANGE: Final = "judge-score-out-of-range"
 
 _INTEGRAL_TEXT = re.compile(r"^[+-]?\d+(?:\.0*)?$")
+# Where a JSON object can begin: "{" then a key or "}". Skips prose braces cheaply.
+_OBJECT_START = re.compile(r"\{\s*[\"}]")
+# Trying every "{" is quadratic on hostile text (deep unclosed nesting); stop trying once
+# failed attempts have cost this many characters. Normal answers spend nothing here.
+_FAILED_SCAN_BUDGET = 4_000_000
 _REASON_KEYS = ("reason", "explanation")
 
 
@@ -104,10 +109,13 @@ def extract_json_object(text: str, expected_keys: Sequence[str] = ()) -> dict[st
     """Find the JSON object in a judge's answer.
 
     The whole text is tried first. If the whole text is JSON but not an object (an array,
-    a number...), the answer is rejected. Otherwise every top-level ``{...}`` in the text
-    that decodes as an object is a candidate — this covers fenced blocks and prose around
-    the object; braces inside JSON strings are handled by the JSON decoder itself, and
-    objects nested in a candidate are not separate candidates.
+    a number...), the answer is rejected. Otherwise the JSON decoder is started at each
+    ``{`` that could begin an object (followed by ``"`` or ``}``), left to right; every
+    object it completes is a candidate and scanning resumes after it. This covers fenced
+    blocks and prose around the object; braces inside JSON strings are handled by the
+    decoder itself, and objects nested in a candidate are not separate candidates. On
+    hostile text (thousands of unclosed nested objects) scanning stops after a fixed amount
+    of failed work, so the cost stays bounded.
 
     Args:
         text: The answer text.
@@ -128,16 +136,23 @@ def extract_json_object(text: str, expected_keys: Sequence[str] = ()) -> dict[st
         return whole if isinstance(whole, dict) else None
 
     candidates: list[dict[str, Any]] = []
-    start = stripped.find("{")
-    while start != -1:
+    spent = 0  # characters the decoder went through on failed attempts
+    match = _OBJECT_START.search(stripped)
+    while match is not None and spent <= _FAILED_SCAN_BUDGET:
+        start = match.start()
         try:
             value, end = _DECODER.raw_decode(stripped, start)
+        except json.JSONDecodeError as exc:
+            spent += exc.pos  # the error itself rescans the text up to pos
+            match = _OBJECT_START.search(stripped, start + 1)
+            continue
         except (ValueError, RecursionError):
-            start = stripped.find("{", start + 1)
+            spent += len(stripped)
+            match = _OBJECT_START.search(stripped, start + 1)
             continue
         if isinstance(value, dict):  # always true from a "{", kept for the type checker
             candidates.append(value)
-        start = stripped.find("{", end)
+        match = _OBJECT_START.search(stripped, end)
     if not candidates:
         return None
     for candidate in candidates[::-1]:

@@ -23,7 +23,8 @@ sections. Two formats are read by the same loader:
         min: 1             # scores only
         max: 5
         threshold: 3       # optional default pass threshold
-        direction: higher  # higher | lower is better (labels: true is good | true is a defect)
+        direction: higher  # higher | lower is better; labels must say it: higher = true is
+                           # the good outcome, lower = true means a problem was found
         # details: [a, b]  # labels only: boolean keys expected under "details"
       ---
       system:

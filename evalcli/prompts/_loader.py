@@ -12,7 +12,7 @@ import yaml  # type: ignore[import-untyped, unused-ignore]  # stubs are a dev ex
 
 from ._errors import PromptFileError
 from ._model import ROLES, PromptFile, Role, Section
-from ._schema import FrontMatter, build_prompt
+from ._schema import FrontMatter, read_front_matter
 
 # A role line holds only the role name and a colon; an optional "#" lets Markdown
 # renderers show it as a heading (the Prompty convention).
@@ -54,13 +54,9 @@ def load_prompt(path: Path) -> PromptFile:
     lines = text.split("\n")
 
     front, body_start = _split_front_matter(path, lines)
+    fields = read_front_matter(front)  # front matter problems come first: they come earlier
     sections = _split_sections(path, lines[body_start - 1 :], body_start)
-    return build_prompt(
-        path=path,
-        front=front,
-        sections=sections,
-        sha256=hashlib.sha256(raw).hexdigest(),
-    )
+    return PromptFile(**fields, sections=sections, sha256=hashlib.sha256(raw).hexdigest())
 
 
 def _split_front_matter(path: Path, lines: list[str]) -> tuple[FrontMatter, int]:

@@ -23,9 +23,10 @@ Direction = Literal["higher", "lower"]
 PromptFormat = Literal["evalcli", "prompty"]
 
 
-
 def _empty_mapping() -> Mapping[str, Any]:
     return MappingProxyType({})
+
+
 _UNDEFINED_NAME = re.compile(r"^'([^']+)' is undefined$")
 
 
@@ -96,8 +97,9 @@ class OutputSpec:
     For ``kind="score"`` the judge answers an integer in ``[min, max]``; with ``direction``
     ``higher`` a row passes when ``score >= threshold``, with ``lower`` when
     ``score <= threshold``. For ``kind="label"`` the judge answers a boolean; ``direction``
-    says whether ``true`` is the good outcome (``higher``) or the problem found (``lower``,
-    the default for labels); ``details`` names the boolean keys expected under ``details``.
+    says whether ``true`` is the good outcome (``higher``) or the problem found (``lower``);
+    :meth:`from_mapping` requires it for labels, since a wrong guess would invert every
+    verdict. ``details`` names the boolean keys expected under ``details``.
 
     Attributes:
         kind: ``score`` or ``label``.
@@ -131,8 +133,7 @@ class OutputSpec:
         kind = data.get("kind", "score")
         if kind not in ("score", "label"):
             raise OutputSpecError("kind", f"output kind must be 'score' or 'label', not {kind!r}")
-        default_direction = "higher" if kind == "score" else "lower"
-        direction = data.get("direction", default_direction)
+        direction = data.get("direction", "higher")
         if direction not in ("higher", "lower"):
             raise OutputSpecError(
                 "direction", f"output direction must be 'higher' or 'lower', not {direction!r}"
@@ -141,6 +142,14 @@ class OutputSpec:
             for key in ("min", "max", "threshold"):
                 if data.get(key) is not None:
                     raise OutputSpecError(key, f"{key!r} does not apply to label outputs")
+            if "direction" not in data:
+                # No default on purpose: "true" means a defect for some labels and a pass
+                # for others, and guessing wrong would invert every verdict.
+                raise OutputSpecError(
+                    "direction",
+                    "label outputs need a direction: 'lower' (true means a problem was "
+                    "found) or 'higher' (true is the good outcome)",
+                )
             details = data.get("details") or []
             if not isinstance(details, list) or not all(isinstance(d, str) for d in details):
                 raise OutputSpecError("details", "output details must be a list of key names")

@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ._errors import OutputSpecError, PromptFileError
-from ._model import InputDecl, LintProblem, OutputSpec, PromptFile, PromptFormat, Section
+from ._model import InputDecl, LintProblem, OutputSpec, PromptFormat
 
 _EVALCLI_KEYS = (
     "name",
@@ -95,10 +95,9 @@ class FrontMatter:
         return PromptFileError(self.path, self.line_of(*keys), message)
 
 
-def build_prompt(
-    *, path: Path, front: FrontMatter, sections: tuple[Section, ...], sha256: str
-) -> PromptFile:
-    """Validate the front matter and assemble a compiled :class:`PromptFile`."""
+def read_front_matter(front: FrontMatter) -> dict[str, Any]:
+    """Validate the front matter; return the :class:`PromptFile` fields it defines."""
+    path = front.path
     data = front.data
     fmt: PromptFormat = "evalcli" if "output" in data else "prompty"
     warnings: list[LintProblem] = []
@@ -153,28 +152,28 @@ def build_prompt(
             raise front.error(f"bad output spec: {exc.message}", *keys) from None
 
     outputs = data.get("outputs")
-    return PromptFile(
-        path=path,
-        name=name.strip(),
-        version=None if version is None else str(version),
-        description=description.strip(),
-        inputs=MappingProxyType(inputs),
-        model_parameters=MappingProxyType(parameters),
-        output=output,
-        sections=sections,
-        sha256=sha256,
-        format=fmt,
-        model_configuration=MappingProxyType(configuration),
-        sample=MappingProxyType(dict(sample_map)),
-        declared_outputs=MappingProxyType(outputs if isinstance(outputs, dict) else {}),
-        load_warnings=tuple(warnings),
-    )
+    return {
+        "path": path,
+        "name": name.strip(),
+        "version": None if version is None else str(version),
+        "description": description.strip(),
+        "inputs": MappingProxyType(inputs),
+        "model_parameters": MappingProxyType(parameters),
+        "output": output,
+        "format": fmt,
+        "model_configuration": MappingProxyType(configuration),
+        "sample": MappingProxyType(dict(sample_map)),
+        "declared_outputs": MappingProxyType(outputs if isinstance(outputs, dict) else {}),
+        "load_warnings": tuple(warnings),
+    }
 
 
 def _model(front: FrontMatter, fmt: PromptFormat) -> tuple[dict[str, Any], dict[str, Any]]:
     model = front.data.get("model")
     if model is None:
         return {}, {}
+    if isinstance(model, str) and fmt == "prompty":  # newer Prompty allows "model: <id>"
+        return {}, {"id": model}
     if not isinstance(model, dict):
         raise front.error("'model' must be a mapping (parameters, ...)", "model")
     if fmt == "evalcli":

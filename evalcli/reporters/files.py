@@ -58,8 +58,13 @@ class ResultFiles:
 
     def write(self, row: RowResult) -> None:
         """Append one finished row to both files."""
-        flat = strict(row.flat())
-        self._part.write(dumps(flat))
+        flat = row.flat()
+        try:
+            text = dumps(flat)
+        except ValueError:  # a NaN/inf slipped through (custom code): write null instead
+            flat = strict(flat)
+            text = dumps(flat)
+        self._part.write(text)
         self._part.write("\n")
         self._csv.writerow([_cell(flat.get(c)) for c in self.columns])
         self.rows_written += 1
@@ -115,4 +120,3 @@ def _cell(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     return value
-

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import re
 import signal
 import socket
 import sys
@@ -28,13 +26,12 @@ import threading
 import time
 from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
-from evalcli.testing import stub_chat, stub_content_safety
 from evalcli.testing.stub_chat import default_judge, echo
 from evalcli.testing.stub_content_safety import ContentSafetyLimits
+from evalcli.testing.stub_http import StubHTTPServer
+from evalcli.testing.stub_routing import check_request, default_answer
 from evalcli.testing.stub_types import (
     AML_SCORE,
     AZURE_CHAT,
@@ -52,7 +49,6 @@ from evalcli.testing.stub_types import (
     RouteFilter,
     StubRequest,
     drop,
-    error_reply,
     faults,
     malformed,
     request_key,
@@ -90,41 +86,6 @@ __all__ = [
     "status",
 ]
 
-_EXACT_ROUTES = {
-    "/v1/chat/completions": OPENAI_CHAT,
-    "/openai/v1/chat/completions": AZURE_V1_CHAT,
-    "/score": AML_SCORE,
-    "/contentsafety/text:analyze": CS_TEXT_ANALYZE,
-    "/contentsafety/image:analyze": CS_IMAGE_ANALYZE,
-    "/contentsafety/text:detectProtectedMaterial": CS_PROTECTED_MATERIAL,
-    "/contentsafety/text:shieldPrompt": CS_SHIELD_PROMPT,
-    "/contentsafety/text:detectGroundedness": CS_GROUNDEDNESS,
-}
-_AZURE_DEPLOYMENT_RE = re.compile(r"^/openai/deployments/([^/]+)/chat/completions$")
-_MAX_BODY_BYTES = 64 * 1024 * 1024
-_RESOURCE_NOT_FOUND = error_reply(404, "404", "Resource not found")
-
-# Azure's key error starts with this sentence; clients and people grep for it.
-_AZURE_KEY_DENIED = (
-    "Access denied due to invalid subscription key or wrong API endpoint. Check that the key "
-    "belongs to an active resource and that the endpoint is the resource's own."
-)
-_AZURE_TOKEN_DENIED = (
-    "Unauthorized. The access token is missing, invalid, expired, or issued for another "
-    "audience (expected https://cognitiveservices.azure.com)."
-)
-
-
-def _route_of(path: str) -> tuple[str, str | None]:
-    """(route name, deployment from the path or None) for a URL path."""
-    route = _EXACT_ROUTES.get(path)
-    if route is not None:
-        return route, None
-    match = _AZURE_DEPLOYMENT_RE.match(path)
-    if match:
-        return AZURE_CHAT, match.group(1)
-    return "unknown", None
-
 
 @dataclass(frozen=True)
 class _Registration:
@@ -137,155 +98,6 @@ class _Registration:
     def rank(self) -> tuple[int, int]:
         # Model-specific beats route-specific beats global; among equals, newest first.
         return (-(2 * (self.model is not None) + (self.routes is not None)), -self.order)
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True  # a stalled handler must never keep the interpreter alive
-    block_on_close = False
-    allow_reuse_address = True  # restart on the same port right after stop()
-
-    def __init__(self, address: tuple[str, int], stub: StubServer, backlog: int) -> None:
-        # The listen backlog is read in server_activate(), during super().__init__.
-        self.request_queue_size = backlog
-        self.stub = stub
-        super().__init__(address, _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: clients pool their connections
-    server_version = "evalcli-stub"
-    disable_nagle_algorithm = True  # small JSON answers must not wait for delayed ACKs
-    timeout = 300  # idle keep-alive connections eventually free their thread
-    server: _HTTPServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet: per-request logging would cost CPU and flood test output."""
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.stub._track(self.connection, add=True)
-
-    def finish(self) -> None:
-        self.server.stub._track(self.connection, add=False)
-        # The client (or stop()) may already have closed the socket.
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    # -- plumbing -------------------------------------------------------------------------
-
-    def _read_body(self) -> bytes | None:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks: list[bytes] = []
-            size = 0
-            while True:
-                line = self.rfile.readline(1024)
-                n = int(line.split(b";")[0].strip() or b"0", 16)
-                if n == 0:
-                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return b"".join(chunks)
-                size += n
-                if size > _MAX_BODY_BYTES:
-                    return None
-                chunks.append(self.rfile.read(n))
-                self.rfile.readline(8)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > _MAX_BODY_BYTES:
-            return None
-        return self.rfile.read(length) if length else b""
-
-    def _write(self, status_code: int, headers: Sequence[tuple[str, str]], body: bytes) -> None:
-        reason = self.responses.get(status_code, ("Unknown",))[0]
-        head = [f"HTTP/1.1 {status_code} {reason}", f"Server: {self.server_version}"]
-        head.extend(f"{k}: {v}" for k, v in headers)
-        head.append(f"Content-Length: {len(body)}")
-        if self.close_connection:
-            head.append("Connection: close")
-        # One write for head and body: two small writes on one socket can stall on Nagle +
-        # delayed ACK, and one syscall is cheaper anyway.
-        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
-
-    def _drop(self) -> None:
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)
-
-    def _serve(self) -> None:
-        stub = self.server.stub
-        try:
-            raw = self._read_body()
-        except (OSError, ValueError):
-            self._drop()
-            return
-        if raw is None:
-            self.close_connection = True
-            self._write(413, [("Content-Type", "application/json")], b'{"error":"too large"}')
-            return
-        parts = urlsplit(self.path)
-        path = unquote(parts.path)
-        if path.startswith("/_stub/"):
-            self._admin(path)
-            return
-        route, deployment = _route_of(path)
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        if route in (OPENAI_CHAT, AZURE_V1_CHAT):
-            model = body.get("model") if isinstance(body, dict) else None
-            model = model if isinstance(model, str) else None
-        elif route == AML_SCORE:
-            model = headers.get("azureml-model-deployment")
-        else:
-            model = deployment
-        req = stub._record(
-            method=self.command,
-            path=path,
-            query=dict(parse_qsl(parts.query, keep_blank_values=True)),
-            headers=headers,
-            body=body,
-            raw_body=raw,
-            route=route,
-            model=model,
-        )
-        finished = False
-        try:
-            scripted, answer = stub._dispatch(req)
-            wait = stub.latency_s + scripted.delay_s + scripted.stall_s
-            # Event.wait instead of sleep: stop() wakes every waiting handler at once.
-            if (wait > 0 and stub._stopping.wait(wait)) or scripted.drop:
-                finished = stub._finish(req, None)
-                self._drop()
-                return
-            code, out_headers, payload = stub._render(req, answer)
-            # Record before writing: once the client has the answer, the record is complete.
-            finished = stub._finish(req, code)
-            try:
-                self._write(code, out_headers, payload)
-            except OSError:
-                self.close_connection = True  # the client gave up (e.g. its timeout fired)
-        finally:
-            if not finished:
-                stub._finish(req, None)
-
-    def _admin(self, path: str) -> None:
-        stub = self.server.stub
-        if path == "/_stub/stats":
-            payload = json.dumps(stub.stats()).encode()
-        elif path == "/_stub/reset" and self.command == "POST":
-            stub.reset()
-            payload = b'{"reset":true}'
-        else:
-            self._write(404, [("Content-Type", "application/json")], b'{"error":"not found"}')
-            return
-        self._write(200, [("Content-Type", "application/json")], payload)
 
 
 class StubServer:
@@ -339,7 +151,7 @@ class StubServer:
         self._backlog = backlog
         self._lifecycle = threading.Lock()
         self._lock = threading.Lock()
-        self._httpd: _HTTPServer | None = None
+        self._httpd: StubHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
@@ -357,7 +169,7 @@ class StubServer:
             if self._httpd is not None:
                 return self
             self._stopping.clear()
-            httpd = _HTTPServer((self._host, self._port), self, self._backlog)
+            httpd = StubHTTPServer((self._host, self._port), self, self._backlog)
             self._port = httpd.server_address[1]
             self._thread = threading.Thread(
                 target=httpd.serve_forever,
@@ -514,12 +326,14 @@ class StubServer:
 
     def _dispatch(self, req: StubRequest) -> tuple[Reply, Reply]:
         """(scripted reply for timing/drop, reply whose body is sent)."""
-        if req.route == "unknown":
-            return _RESOURCE_NOT_FOUND, _RESOURCE_NOT_FOUND
-        if req.method != "POST":
-            not_allowed = error_reply(405, "405", f"{req.method} is not supported on {req.path}")
-            return not_allowed, not_allowed
-        refusal = self._check(req)
+        refusal = check_request(
+            req,
+            api_key=self.api_key,
+            bearer_tokens=self.bearer_tokens,
+            models=self.models,
+            azure_api_versions=self.azure_api_versions,
+            limits=self.content_safety_limits,
+        )
         if refusal is not None:
             return refusal, refusal
         for reg in self._registrations:
@@ -529,120 +343,10 @@ class StubServer:
                 scripted = reg.responder(req)
                 if scripted is not None:
                     if scripted.use_default:
-                        return scripted, self._default(req)
+                        return scripted, default_answer(req, self.chat_default)
                     return scripted, scripted
-        answer = self._default(req)
+        answer = default_answer(req, self.chat_default)
         return answer, answer
-
-    def _check(self, req: StubRequest) -> Reply | None:
-        route = req.route
-        if route == AZURE_CHAT:
-            # Azure routes requests by api-version before anything else: no or an unknown
-            # version is a plain 404, whatever the key.
-            version = req.query.get("api-version", "")
-            ok = (
-                version in self.azure_api_versions
-                if self.azure_api_versions is not None
-                else re.fullmatch(r"\d{4}-\d{2}-\d{2}(-preview)?", version) is not None
-            )
-            if not ok:
-                return _RESOURCE_NOT_FOUND
-        refusal = self._check_auth(req)
-        if refusal is not None:
-            return refusal
-        if route in CONTENT_SAFETY_ROUTES:
-            return stub_content_safety.check_api_version(
-                route, req
-            ) or stub_content_safety.validate(route, req, self.content_safety_limits)
-        if route == AML_SCORE:
-            return stub_chat.validate_score(req)
-        invalid = stub_chat.validate_chat(req)
-        if invalid is not None:
-            return invalid
-        if self.models is not None and req.model not in self.models:
-            if route == OPENAI_CHAT:
-                return error_reply(
-                    404,
-                    "model_not_found",
-                    f"The model `{req.model}` does not exist or you do not have access to it.",
-                    error_type="invalid_request_error",
-                )
-            return error_reply(
-                404,
-                "DeploymentNotFound",
-                "The API deployment for this resource does not exist. A deployment created "
-                "in the last few minutes may not be reachable yet.",
-            )
-        return None
-
-    def _check_auth(self, req: StubRequest) -> Reply | None:
-        key = self.api_key
-        if key is None:
-            return None
-        auth = req.headers.get("authorization", "")
-        bearer = auth[7:] if auth[:7].lower() == "bearer " else None
-        route = req.route
-        if route == OPENAI_CHAT:
-            if bearer == key:
-                return None
-            if not bearer:
-                message = "No API key was provided; send it as 'Authorization: Bearer <key>'."
-                return error_reply(401, None, message, error_type="invalid_request_error")
-            masked = bearer[:3] + "*" * max(0, len(bearer) - 7) + bearer[-4:]
-            return error_reply(
-                401,
-                "invalid_api_key",
-                f"Incorrect API key provided: {masked}.",
-                error_type="invalid_request_error",
-            )
-        if route == AML_SCORE:
-            if bearer is not None and (bearer == key or bearer in self.bearer_tokens):
-                return None
-            return error_reply(
-                401, "Unauthorized", "A valid key or token is required in 'Authorization'."
-            )
-        header = "ocp-apim-subscription-key" if route in CONTENT_SAFETY_ROUTES else "api-key"
-        supplied = req.headers.get(header)
-        if supplied is not None:
-            return None if supplied == key else error_reply(401, "401", _AZURE_KEY_DENIED)
-        # The Azure v1 API also takes the key as a bearer token (what OpenAI() sends).
-        if bearer is not None and (
-            bearer in self.bearer_tokens or (route == AZURE_V1_CHAT and bearer == key)
-        ):
-            return None
-        if bearer is not None:
-            return error_reply(401, "401", _AZURE_TOKEN_DENIED)
-        return error_reply(401, "401", _AZURE_KEY_DENIED)
-
-    def _default(self, req: StubRequest) -> Reply:
-        if req.route in CHAT_ROUTES:
-            return self.chat_default(req) or default_judge(req)
-        if req.route == AML_SCORE:
-            return Reply(content=stub_chat.score_output(req))
-        return stub_content_safety.answer(req.route, req)
-
-    def _render(self, req: StubRequest, reply: Reply) -> tuple[int, list[tuple[str, str]], bytes]:
-        headers = [("x-request-id", f"stub-{req.index}")]
-        content_type = reply.content_type
-        if reply.content is not None:
-            if req.route in CHAT_ROUTES:
-                payload = json.dumps(
-                    stub_chat.chat_completion(req, reply.content, finish_reason=reply.finish_reason)
-                ).encode()
-            elif req.route == AML_SCORE:
-                payload = json.dumps({"output": reply.content}).encode()
-            else:
-                payload = reply.content.encode()
-                content_type = "text/plain; charset=utf-8"
-        elif reply.json is not None:
-            payload = json.dumps(reply.json).encode()
-        elif reply.body is not None:
-            payload = reply.body.encode() if isinstance(reply.body, str) else reply.body
-        else:
-            payload = b""
-        headers.append(("Content-Type", content_type))
-        headers.extend(reply.headers.items())
-        return reply.status, headers, payload
 
 
 # -- command line -------------------------------------------------------------------------------
@@ -673,7 +377,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--faults",
         default="",
-        help="e.g. rate_limit=0.3,server_error=0.1,malformed_answer=0.05,dropped=0.05",
+        help="deterministic faults for all routes except --echo-model ones, e.g. "
+        "rate_limit=0.3,server_error=0.1,malformed_answer=0.05,dropped=0.05,retry_after=0.1",
     )
     args = parser.parse_args(argv)
     srv = StubServer(

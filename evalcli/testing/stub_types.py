@@ -91,6 +91,16 @@ class StubRequest:
     finished_at: float | None = None
     status: int | None = None
 
+    @property
+    def kind(self) -> str:
+        """Alias of :attr:`route` (the kind of call: ``openai_chat``, ``cs_text_analyze``...)."""
+        return self.route
+
+    @property
+    def duration_s(self) -> float | None:
+        """Seconds from arrival to answer (``None`` while in flight)."""
+        return None if self.finished_at is None else self.finished_at - self.started_at
+
 
 @dataclass(frozen=True)
 class Reply:
