@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from evalcli.errors import RowError
 from evalcli.evaluators.base import Evaluator, OutputField, Role
-from evalcli.results import EvaluatorSummary, MetricInfo, Outcome
+from evalcli.results import EvaluatorSummary, MetricInfo, Outcome, PartialOutcome
 
 Kind = Literal["mean", "pass_rate", "defect_rate", "passing_rate", "error_count"]
 
@@ -84,6 +84,9 @@ class _EvalAgg:
     by_key: dict[str, list[MetricSpec]]
     scored: int = 0
     errors: int = 0
+    pairs: int = 0
+    token_keys: dict[str, str] = field(default_factory=dict)  # output key -> usage counter
+    tokens: dict[str, int] = field(default_factory=dict)  # usage counter -> total
     distributions: dict[str, Counter[str]] = field(default_factory=dict)
 
 
@@ -98,7 +101,9 @@ class Aggregator:
             for s in specs:
                 if s.source is not None:
                     by_key.setdefault(s.source.key, []).append(s)
-            agg = _EvalAgg(ev, specs, by_key)
+            tokens = {f.key: str(f.role) for f in ev.outputs
+                      if f.role in (Role.PROMPT_TOKENS, Role.COMPLETION_TOKENS)}
+            agg = _EvalAgg(ev, specs, by_key, token_keys=tokens)
             for f in ev.outputs:
                 if f.role is Role.SEVERITY_LABEL:
                     agg.distributions[f.key] = Counter()
@@ -107,11 +112,19 @@ class Aggregator:
     def add(self, alias: str, outcome: Outcome) -> None:
         """Account for one (row, evaluator) outcome."""
         agg = self._aggs[alias]
+        n_members = len(agg.evaluator.members) or 1
         if isinstance(outcome, RowError):
-            agg.errors += 1
-            agg.specs[-1].hits += 1  # error_count is always last
+            agg.errors += n_members
+            agg.pairs += n_members
+            agg.specs[-1].hits += n_members  # error_count is always last
+            self._add_tokens(agg, outcome.extra)
             return
+        failed = len(outcome.member_errors) if isinstance(outcome, PartialOutcome) else 0
+        agg.errors += failed
+        agg.specs[-1].hits += failed
+        agg.pairs += n_members
         agg.scored += 1
+        self._add_tokens(agg, outcome)
         for key, value in outcome.items():
             specs = agg.by_key.get(key)
             if specs:
@@ -121,21 +134,32 @@ class Aggregator:
             if dist is not None and isinstance(value, str):
                 dist[value] += 1
 
-    def add_member_error(self, alias: str) -> None:
-        """A composite member failed while others succeeded: count it as an error."""
-        agg = self._aggs[alias]
-        agg.errors += 1
-        agg.specs[-1].hits += 1
+    @staticmethod
+    def _add_tokens(agg: _EvalAgg, values: dict[str, Any]) -> None:
+        for key, counter in agg.token_keys.items():
+            v = values.get(key)
+            if isinstance(v, int):
+                agg.tokens[counter] = agg.tokens.get(counter, 0) + v
 
     @property
     def total_errors(self) -> int:
-        """Failed (row, evaluator) pairs so far."""
+        """Failed (row, evaluator) evaluations so far (composite members count one each)."""
         return sum(a.errors for a in self._aggs.values())
 
     @property
     def total_pairs(self) -> int:
-        """(row, evaluator) pairs accounted so far."""
-        return sum(a.errors + a.scored for a in self._aggs.values())
+        """(row, evaluator) evaluations accounted so far (composite members count one each)."""
+        return sum(a.pairs for a in self._aggs.values())
+
+    def token_usage(self) -> dict[str, dict[str, int]]:
+        """Token totals per alias: ``{alias: {prompt_tokens, completion_tokens}}``."""
+        out: dict[str, dict[str, int]] = {}
+        for alias, a in self._aggs.items():
+            if not a.token_keys:
+                continue
+            out[alias] = {"prompt_tokens": a.tokens.get("prompt_tokens", 0),
+                          "completion_tokens": a.tokens.get("completion_tokens", 0)}
+        return out
 
     def metrics(self) -> dict[str, float | None]:
         """``<alias>.<key>`` -> value (None when no row was scored)."""

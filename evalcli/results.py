@@ -16,6 +16,16 @@ from evalcli.errors import RowError
 SCHEMA_VERSION = 1
 
 Status = Literal["completed", "gate_failed", "run_error", "interrupted"]
+
+
+class PartialOutcome(dict[str, Any]):
+    """A composite's merged outputs when some (not all) of its members failed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.member_errors: list[tuple[str, RowError]] = []
+
+
 Outcome = dict[str, Any] | RowError
 
 

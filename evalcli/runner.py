@@ -29,7 +29,7 @@ from evalcli.errors import RemoteError, RowError
 from evalcli.evaluators.base import Evaluator
 from evalcli.evaluators.context import EvalContext
 from evalcli.plan import BoundEvaluator, RunPlan
-from evalcli.results import Outcome, RowResult
+from evalcli.results import Outcome, PartialOutcome, RowResult
 
 CPU_BATCH_ROWS = 32
 INLINE_CPU_BELOW = 256  # (row x cpu evaluator) pairs: below this, forking costs more than it saves
@@ -99,6 +99,7 @@ def evaluate_safely(ev: Evaluator, inputs: dict[str, Any], ctx: EvalContext) -> 
 class _RowState:
     result: RowResult
     pending: int
+    parts: dict[str, list[Outcome | None]] = field(default_factory=dict)
 
 
 class Runner:
@@ -203,11 +204,11 @@ class Runner:
                     if kind == "cpu":
                         self._apply_cpu(payload.result(), states, ready)
                     elif kind == "io":
-                        line, alias, outcome = payload
+                        line, alias, outcome, member = payload
                         if isinstance(outcome, RemoteError):
                             stats.fatal = outcome
                         else:
-                            self._settle(line, alias, outcome, states, ready)
+                            self._settle(line, alias, outcome, states, ready, member)
                     try:
                         item = self._queue.get_nowait()
                     except queue.Empty:
@@ -260,10 +261,23 @@ class Runner:
         threads: ThreadPoolExecutor | None,
     ) -> None:
         result = RowResult(row.line, row.data)
-        state = _RowState(result, len(self.bound))
+        state = _RowState(result, sum(len(b.evaluator.members) or 1 for b in self.bound))
         states[row.line] = state
         work: CpuWork = []
         for b in self.bound:
+            members = b.evaluator.members
+            if members:
+                # Composite: every member is its own task; results merge under one alias.
+                state.parts[b.alias] = [None] * len(members)
+                for mi, member in enumerate(members):
+                    m_inputs = resolve_inputs(b, row.data, None, member)
+                    if isinstance(m_inputs, RowError):
+                        self._settle(row.line, b.alias, m_inputs, states, ready, mi)
+                    else:
+                        assert threads is not None
+                        self._outstanding += 1
+                        threads.submit(self._run_io, row.line, b, m_inputs, mi)
+                continue
             inputs = resolve_inputs(b, row.data, None)
             if isinstance(inputs, RowError):
                 self._settle(row.line, b.alias, inputs, states, ready)
@@ -276,12 +290,14 @@ class Runner:
         if work:
             batch.append((row.line, work))
 
-    def _run_io(self, line: int, b: BoundEvaluator, inputs: dict[str, Any]) -> None:
+    def _run_io(self, line: int, b: BoundEvaluator, inputs: dict[str, Any],
+                member: int | None = None) -> None:
+        ev = b.evaluator if member is None else b.evaluator.members[member]
         try:
-            outcome: Outcome | RemoteError = evaluate_safely(b.evaluator, inputs, EvalContext(line))
+            outcome: Outcome | RemoteError = evaluate_safely(ev, inputs, EvalContext(line))
         except RemoteError as exc:
             outcome = exc
-        self._queue.put(("io", (line, b.alias, outcome)))
+        self._queue.put(("io", (line, b.alias, outcome, member)))
 
     def _apply_cpu(
         self, result: CpuResult, states: dict[int, _RowState], ready: dict[int, RowResult]

@@ -40,7 +40,8 @@ class Role(StrEnum):
     SEVERITY_LABEL = "severity_label"  # Very low / Low / Medium / High; distribution
     LABEL = "label"  # boolean verdict; share of true labels
     DETAILS = "details"  # JSON object of sub-verdicts
-    TOKENS = "tokens"  # token counts; summed into usage, not averaged
+    PROMPT_TOKENS = "prompt_tokens"  # token counts; summed into usage, not averaged
+    COMPLETION_TOKENS = "completion_tokens"
     INFO = "info"  # other bookkeeping (prompt hash, raw judge output)
 
 
@@ -93,6 +94,8 @@ class Evaluator(ABC):
     """
 
     execution: Literal["cpu", "io"] = "io"
+    #: Composite evaluators list their members; the runner runs each as its own task.
+    members: tuple[Evaluator, ...] = ()
 
     def __init__(
         self, alias: str, name: str, inputs: tuple[InputSpec, ...], outputs: tuple[OutputField, ...]

@@ -14,6 +14,7 @@ from processes forked after (or before) first use.
 from evalcli.nlp._metrics import ROUGE_TYPES, bleu, f1_score, gleu, meteor, rouge
 from evalcli.nlp._resources import (
     METRICS,
+    clear_caches,
     missing_nltk_resources,
     nltk_package,
     preload,
@@ -25,6 +26,7 @@ __all__ = [
     "METRICS",
     "ROUGE_TYPES",
     "bleu",
+    "clear_caches",
     "f1_score",
     "gleu",
     "meteor",

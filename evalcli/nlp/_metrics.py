@@ -337,7 +337,7 @@ class _StemCache:
     """nltk's Porter stemmer (the one METEOR uses by default), memoized per word."""
 
     def __init__(self, stemmer: Any) -> None:
-        self.stem: Callable[[str], str] = lru_cache(maxsize=16384)(stemmer.stem)
+        self.stem = lru_cache(maxsize=16384)(stemmer.stem)
 
 
 _wordnet_gate: _WordNetGate | None = None
@@ -363,6 +363,14 @@ def load_meteor() -> Callable[..., float]:
             _stem_cache = _StemCache(PorterStemmer())
             _meteor_impl = meteor_score
         return _meteor_impl
+
+
+def clear_cache() -> None:
+    """Forget the memoized stems and WordNet synset lists."""
+    if _wordnet_gate is not None:
+        _wordnet_gate.synsets.cache_clear()
+    if _stem_cache is not None:
+        _stem_cache.stem.cache_clear()
 
 
 def _forget_wordnet_file_handles() -> None:

@@ -14,6 +14,7 @@ from typing import Final
 __all__ = [
     "METRICS",
     "NLTK_PACKAGES",
+    "clear_caches",
     "missing_nltk_resources",
     "nltk_package",
     "preload",
@@ -143,3 +144,15 @@ def preload(metrics: Iterable[str]) -> None:
         _tokenize.load_tokenizers()
     if "meteor" in names:
         _metrics.load_meteor()
+
+
+def clear_caches() -> None:
+    """Forget memoized tokenizations, stems and WordNet look-ups.
+
+    Loaded models stay loaded. Useful to bound memory between large runs and
+    to time cold scoring in benchmarks.
+    """
+    from evalcli.nlp import _metrics, _tokenize
+
+    _tokenize.clear_cache()
+    _metrics.clear_cache()

@@ -29,7 +29,7 @@ from typing import Any
 
 from evalcli.nlp._sync import new_lock
 
-__all__ = ["load_tokenizers", "tokenize"]
+__all__ = ["clear_cache", "load_tokenizers", "tokenize"]
 
 _LOAD_LOCK = new_lock()
 
@@ -249,6 +249,11 @@ _CACHE_MAX_CHARS = 1000
 @lru_cache(maxsize=2048)
 def _tokenize_cached(text: str) -> tuple[str, ...]:
     return tuple(_tokenize_uncached(text))
+
+
+def clear_cache() -> None:
+    """Forget the memoized tokenizations."""
+    _tokenize_cached.cache_clear()
 
 
 def tokenize(text: str) -> list[str]:

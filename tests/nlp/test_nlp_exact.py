@@ -20,6 +20,7 @@ import random
 import subprocess
 import sys
 import textwrap
+import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -37,7 +38,9 @@ TOLERANCE = 1e-9
 def _load_generator() -> ModuleType:
     # Imported by path: tests/nlp is not a package, and this works whatever
     # pytest import mode the project uses.
-    spec = importlib.util.spec_from_file_location("_nlp_reference_gen", HERE / "gen_reference_values.py")
+    spec = importlib.util.spec_from_file_location(
+        "_nlp_reference_gen", HERE / "gen_reference_values.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -154,7 +157,15 @@ _PIECES = [
     "\x0b", "\x0c", "\x1c", "\x1f", "x", "Y", "Paris", "France", "&amp;", "&lt;",
 ]  # fmt: skip
 _ASCII = [chr(c) for c in range(128)]
-_UNICODE = list("éüñßİıſ東京日本😀👍€—–“”‘’«»…\u00a0\u2028\u0301Ωж") + ["&amp;", "&quot;", "<skipped>"]
+# Accents, dotless/dotted i, long s, CJK, emoji, currency, dashes, curly quotes,
+# guillemets, ellipsis, no-break space, line separator, combining accent, XML entities.
+_UNICODE = [
+    *"\u00e9\u00fc\u00f1\u00df\u0130\u0131\u017f\u6771\u4eac\U0001f600\U0001f44d\u20ac",
+    *"\u2014\u2013\u201c\u201d\u2018\u2019\u00ab\u00bb\u2026\u00a0\u2028\u0301\u03a9",
+    "&amp;",
+    "&quot;",
+    "<skipped>",
+]
 
 
 def _random_texts(seed: int, count: int) -> Iterator[str]:
@@ -298,13 +309,15 @@ def test_threads_score_identically() -> None:
     assert all(result == serial[i] for i, result in results)
 
 
-# A cold process: several threads hit the lazy loaders (Punkt, NIST, WordNet)
-# at the same moment, with very frequent thread switches; then forked children
-# score too, both with and without the parent having loaded WordNet first.
+# A cold process: forked children load everything themselves, then several
+# threads hit the lazy loaders (Punkt, NIST, WordNet) at the same moment with
+# very frequent thread switches, then children forked from the warm parent
+# score with what it loaded.
 _COLD_START_SCRIPT = textwrap.dedent(
     """
-    import json, multiprocessing, sys, threading
-    sys.setswitchinterval(1e-6)
+    import json, multiprocessing, sys, threading, warnings
+    warnings.simplefilter("error")
+    sys.setswitchinterval(1e-5)
     from evalcli import nlp
 
     pairs = json.loads(sys.stdin.read())
@@ -314,38 +327,40 @@ _COLD_START_SCRIPT = textwrap.dedent(
         hyp, ref = nlp.tokenize(response), nlp.tokenize(truth)
         return [nlp.bleu(hyp, ref), nlp.gleu(hyp, ref), nlp.meteor(hyp, ref)]
 
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        forked_cold = pool.map(score, pairs, chunksize=3)
+
     barrier = threading.Barrier(8)
-    results = {}
+    threaded = [None] * 8
 
     def worker(k):
         barrier.wait()
-        results[k] = [score(p) for p in pairs[k::8] + pairs]
+        threaded[k] = [score(p) for p in pairs]
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    threaded = [results[k][len(pairs[k::8]):] for k in range(8)]
 
     with multiprocessing.get_context("fork").Pool(2) as pool:
-        forked = pool.map(score, pairs * 2, chunksize=3)
-    print(json.dumps({"threaded": threaded, "forked": forked, "serial": [score(p) for p in pairs]}))
+        forked_warm = pool.map(score, pairs, chunksize=3)
+    print(json.dumps({"runs": [forked_cold, *threaded, forked_warm]}))
     """
 )
 
 
-@pytest.mark.usefixtures("nltk_data")
-def test_cold_start_threads_and_forks_score_identically() -> None:
-    pairs = [list(_texts(case)) for case in CASES if "generate" not in case]
+def _run_python(script: str, stdin: str = "", nltk_data: str | None = None) -> str:
     env = dict(os.environ)
     # The package under test, whether or not it is installed in this interpreter.
     env["PYTHONPATH"] = os.pathsep.join(
         [str(HERE.parents[1]), *filter(None, [env.get("PYTHONPATH")])]
     )
+    if nltk_data is not None:
+        env["NLTK_DATA"] = nltk_data
     proc = subprocess.run(
-        [sys.executable, "-c", _COLD_START_SCRIPT],
-        input=json.dumps(pairs),
+        [sys.executable, "-c", script],
+        input=stdin,
         capture_output=True,
         text=True,
         env=env,
@@ -354,14 +369,80 @@ def test_cold_start_threads_and_forks_score_identically() -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stderr == "", proc.stderr[-3000:]
-    out = json.loads(proc.stdout)
+    return proc.stdout
+
+
+@pytest.mark.usefixtures("nltk_data")
+def test_cold_start_threads_and_forks_score_identically() -> None:
+    pairs = [list(_texts(case)) for case in CASES if "generate" not in case]
     expected = [
         [c["expected"]["bleu"], c["expected"]["gleu"], c["expected"]["meteor"]]
         for c in CASES
         if "generate" not in c
     ]
-    for run in [*out["threaded"], out["forked"][: len(pairs)], out["forked"][len(pairs) :]]:
+    runs = json.loads(_run_python(_COLD_START_SCRIPT, stdin=json.dumps(pairs)))["runs"]
+    assert len(runs) == 10
+    for run in runs:
         assert len(run) == len(expected)
         for got, want in zip(run, expected, strict=True):
             assert all(abs(g - w) <= TOLERANCE for g, w in zip(got, want, strict=True))
-    assert out["serial"] == out["threaded"][0]
+
+
+# nltk's WordNet reader reads synsets by seek() + readline() on one shared
+# handle. Threads would interleave on it, and so would forked processes when
+# the corpus is an unpacked directory (they share the file offset). Thousands
+# of distinct words force real reads; any torn read makes nltk warn "No
+# WordNet synset found" (an error here) or crash.
+_WORDNET_RACE_SCRIPT = textwrap.dedent(
+    """
+    import multiprocessing, sys, threading, warnings
+    warnings.simplefilter("error")
+    sys.setswitchinterval(1e-6)
+    from evalcli import nlp
+    from nltk.corpus import wordnet
+
+    nlp.preload(["meteor"])
+    words = sorted(w for w in wordnet.all_lemma_names() if "_" not in w)[::3]
+    chunks = [words[i:i + 40] for i in range(0, 12000, 40)]
+
+    def score(chunk):
+        try:
+            return nlp.meteor(chunk, ["zzzz"])
+        except BaseException as exc:
+            return repr(exc)
+
+    results = []
+    threads = [
+        threading.Thread(target=lambda k=k: results.extend(map(score, chunks[k:150:8])))
+        for k in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        results += pool.map(score, chunks[150:], chunksize=5)
+    errors = [r for r in results if r != 0.0]
+    print(len(results), len(errors), errors[:3])
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("nltk_data")
+def test_wordnet_reads_are_safe_across_threads_and_forks(tmp_path: Path) -> None:
+    import nltk.data
+
+    # Run against an unpacked copy of WordNet: the zipped corpus is read into
+    # memory, so only a directory exercises the file offsets forks share.
+    lexnames = str(nltk.data.find("corpora/wordnet/lexnames"))
+    if ".zip" in lexnames:
+        archive = lexnames.split(".zip", 1)[0] + ".zip"
+        with zipfile.ZipFile(archive) as zipped:
+            zipped.extractall(tmp_path / "corpora")
+        roots = [str(tmp_path), *filter(None, [os.environ.get("NLTK_DATA")])]
+        nltk_data_path = os.pathsep.join(roots)
+    else:
+        nltk_data_path = os.environ.get("NLTK_DATA")
+    out = _run_python(_WORDNET_RACE_SCRIPT, nltk_data=nltk_data_path).split(maxsplit=2)
+    assert out[:2] == ["300", "0"], out
