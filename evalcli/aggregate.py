@@ -101,8 +101,11 @@ class Aggregator:
             for s in specs:
                 if s.source is not None:
                     by_key.setdefault(s.source.key, []).append(s)
-            tokens = {f.key: str(f.role) for f in ev.outputs
-                      if f.role in (Role.PROMPT_TOKENS, Role.COMPLETION_TOKENS)}
+            tokens = {
+                f.key: str(f.role)
+                for f in ev.outputs
+                if f.role in (Role.PROMPT_TOKENS, Role.COMPLETION_TOKENS)
+            }
             agg = _EvalAgg(ev, specs, by_key, token_keys=tokens)
             for f in ev.outputs:
                 if f.role is Role.SEVERITY_LABEL:
@@ -157,8 +160,10 @@ class Aggregator:
         for alias, a in self._aggs.items():
             if not a.token_keys:
                 continue
-            out[alias] = {"prompt_tokens": a.tokens.get("prompt_tokens", 0),
-                          "completion_tokens": a.tokens.get("completion_tokens", 0)}
+            out[alias] = {
+                "prompt_tokens": a.tokens.get("prompt_tokens", 0),
+                "completion_tokens": a.tokens.get("completion_tokens", 0),
+            }
         return out
 
     def metrics(self) -> dict[str, float | None]:

@@ -14,6 +14,7 @@ from evalcli.aggregate import Aggregator
 from evalcli.config import LoadedConfig, load_config
 from evalcli.errors import ExitCode, RowError
 from evalcli.gates import check_gates
+from evalcli.judge.client import ClientPool, TranscriptWriter
 from evalcli.plan import PlanOptions, RunPlan, build_plan
 from evalcli.reporters.files import ResultFiles
 from evalcli.results import (
@@ -88,6 +89,7 @@ def run(
     progress: ProgressFn | None = None,
     on_row: Callable[[RowResult], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    transcripts: Path | None = None,
 ) -> RunResult:
     """Run an evaluation.
 
@@ -99,6 +101,7 @@ def run(
         progress: Called with (rows done, rows total).
         on_row: Called with every finished row, in input order.
         should_stop: Polled by the runner; returning True stops the run as interrupted.
+        transcripts: Write every judge request and answer to this JSONL file.
 
     Returns:
         The run result; ``exit_code`` follows the CLI's exit-code contract.
@@ -107,6 +110,13 @@ def run(
         evalcli.errors.UsageError: bad input found before the run (nothing was written).
     """
     plan = config if isinstance(config, RunPlan) else build_plan(_load(config), options)
+    pool = plan.services.get("clients")
+    if transcripts is not None and isinstance(pool, ClientPool):
+        writer = TranscriptWriter(transcripts)
+        pool.transcripts = writer
+        for client in pool.clients.values():
+            if client.role == "judge":
+                client.transcripts = writer
     agg = Aggregator([b.evaluator for b in plan.evaluators])
     files = ResultFiles(plan, plan.output_dir) if write_files else None
     sink = _Collector(agg, files, keep_rows, on_row)
@@ -118,6 +128,9 @@ def run(
         if files is not None:
             files.abort()
         raise
+    finally:
+        if isinstance(pool, ClientPool):
+            pool.close()
     return result
 
 
@@ -168,10 +181,27 @@ def _execute(
         summaries=agg.summaries(),
         gates=gates,
         errors=sink.errors,
+        usage=_usage(plan, agg),
         rows=sink.rows,
         output_dir=str(plan.output_dir) if write_files else None,
     )
     return result
+
+
+def _usage(plan: RunPlan, agg: Aggregator) -> dict[str, Any]:
+    """Token and call totals: per evaluator, per client (calls, retries), and for the run."""
+    per_eval = agg.token_usage()
+    pool = plan.services.get("clients")
+    clients = pool.usage() if isinstance(pool, ClientPool) else {}
+    if not per_eval and not clients:
+        return {}
+    total = {
+        "prompt_tokens": sum(v["prompt_tokens"] for v in clients.values()),
+        "completion_tokens": sum(v["completion_tokens"] for v in clients.values()),
+        "calls": sum(v["calls"] for v in clients.values()),
+        "retries": sum(v["retries"] for v in clients.values()),
+    }
+    return {"evaluators": per_eval, "clients": clients, "total": total}
 
 
 def _error_rate(agg: Aggregator) -> float:
@@ -204,6 +234,3 @@ def _run_info(plan: RunPlan, started: datetime, duration: float) -> RunInfo:
         ),
         evaluators=evaluators,
     )
-
-
-__all__ = ["Path", "run", "validate"]

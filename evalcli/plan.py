@@ -53,6 +53,7 @@ class RunPlan:
     workers: int
     metric_names: list[str]
     services: dict[str, Any] = field(default_factory=dict)
+    io_threads: int = 8
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -83,7 +84,10 @@ def build_plan(
     opts = options or PlanOptions()
     cfg = loaded.config
     reg = registry or default_registry()
-    services: dict[str, Any] = {}
+    from evalcli.judge.client import ClientPool
+
+    pool = ClientPool(concurrency=opts.concurrency or cfg.run.concurrency)
+    services: dict[str, Any] = {"clients": pool}
 
     def judge_for(alias: str) -> JudgeConfig | None:
         spec = cfg.evaluators[alias]
@@ -164,6 +168,9 @@ def build_plan(
     if opts.check_output_dir:
         check_writable(out_dir, loaded.where("output", "dir") if cfg.output.dir else None)
 
+    io_threads = max(
+        opts.concurrency or cfg.run.concurrency, sum(c.limit for c in pool.clients.values())
+    )
     workers = opts.workers if opts.workers is not None else cfg.run.workers
     if workers is None:
         workers = min(os.cpu_count() or 1, 8)

@@ -125,7 +125,7 @@ class Runner:
         self.should_stop = should_stop or (lambda: False)
         self.bound = plan.evaluators
         self.cpu = [b for b in self.bound if b.evaluator.execution == "cpu"]
-        self.io = [b for b in self.bound if b.evaluator.execution != "cpu"]
+        self.io = [b for b in self.bound if b.evaluator.execution != "cpu" or b.evaluator.members]
         self._cpu_index = {b.alias: i for i, b in enumerate(self.cpu)}
         self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._outstanding = 0  # submitted async items (CPU batches, I/O tasks) not yet received
@@ -142,7 +142,7 @@ class Runner:
             if self.io
             else None
         )
-        window = max(256, 4 * self.plan.concurrency, 4 * CPU_BATCH_ROWS * max(1, self.plan.workers))
+        window = max(256, 4 * self.plan.io_threads, 4 * CPU_BATCH_ROWS * max(1, self.plan.workers))
         states: dict[int, _RowState] = {}
         ready: dict[int, RowResult] = {}
         rows: Iterator[Row] = iter(self.plan.dataset.rows())
@@ -290,8 +290,9 @@ class Runner:
         if work:
             batch.append((row.line, work))
 
-    def _run_io(self, line: int, b: BoundEvaluator, inputs: dict[str, Any],
-                member: int | None = None) -> None:
+    def _run_io(
+        self, line: int, b: BoundEvaluator, inputs: dict[str, Any], member: int | None = None
+    ) -> None:
         ev = b.evaluator if member is None else b.evaluator.members[member]
         try:
             outcome: Outcome | RemoteError = evaluate_safely(ev, inputs, EvalContext(line))
@@ -313,9 +314,17 @@ class Runner:
         outcome: Outcome,
         states: dict[int, _RowState],
         ready: dict[int, RowResult],
+        member: int | None = None,
     ) -> None:
         state = states[line]
-        state.result.outcomes[alias] = outcome
+        if member is None:
+            state.result.outcomes[alias] = outcome
+        else:
+            parts = state.parts[alias]
+            parts[member] = outcome
+            if all(p is not None for p in parts):
+                ev = next(b.evaluator for b in self.bound if b.alias == alias)
+                state.result.outcomes[alias] = merge_members(ev, parts)
         state.pending -= 1
         if state.pending == 0:
             del states[line]
@@ -325,15 +334,48 @@ class Runner:
             ready[line] = state.result
 
 
+def merge_members(ev: Evaluator, parts: list[Outcome | None]) -> Outcome:
+    """Combine a composite's member outcomes under its alias.
+
+    Successful members contribute their keys; a failed member contributes
+    ``<member>_error``/``<member>_error_kind`` (and no score). If every member failed, the
+    composite as a whole is a row error.
+    """
+    errors = [(m, p) for m, p in zip(ev.members, parts, strict=True) if isinstance(p, RowError)]
+    if len(errors) == len(parts):
+        first = errors[0][1]
+        message = "; ".join(f"{m.name}: {e.message}" for m, e in errors)
+        return RowError(first.kind, message)
+    merged = PartialOutcome()
+    for m, p in zip(ev.members, parts, strict=True):
+        if isinstance(p, RowError):
+            merged[f"{m.name}_error"] = p.message
+            merged[f"{m.name}_error_kind"] = p.kind
+            merged.update(p.extra)
+            merged.member_errors.append((m.name, p))
+        elif p is not None:
+            merged.update(p)
+    return merged
+
+
 def resolve_inputs(
-    b: BoundEvaluator, data: dict[str, Any], target: dict[str, Any] | None
+    b: BoundEvaluator,
+    data: dict[str, Any],
+    target: dict[str, Any] | None,
+    member: Evaluator | None = None,
 ) -> dict[str, Any] | RowError:
-    """The evaluator's inputs for one row, or a row error naming what is missing."""
+    """The evaluator's (or a composite member's) inputs for one row, or a row error."""
     inputs: dict[str, Any] = {}
-    for name, ref in b.refs.items():
+    if member is not None:
+        wanted = {i.name: i.required for i in member.inputs}
+        refs = {n: r for n, r in b.refs.items() if n in wanted}
+        required = {n for n, req in wanted.items() if req}
+    else:
+        refs, required = b.refs, set(b.required)
+    for name, ref in refs.items():
         value = ref.resolve(data, target)
         if value is MISSING:
-            if name in b.required:
+            if name in required:
                 where = f"column {'.'.join(ref.path)!r}" if ref.source == "data" else ref.text
                 return RowError("missing-input", f"input {name!r}: {where} is missing in this row")
             continue

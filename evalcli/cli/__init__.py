@@ -80,6 +80,10 @@ def run_cmd(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    save_transcripts: Annotated[
+        Path | None,
+        typer.Option("--save-transcripts", help="Write every judge request and answer (JSONL)."),
+    ] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Run an evaluation and exit with a CI-friendly code."""
@@ -87,6 +91,7 @@ def run_cmd(
 
     run_command(
         config,
+        save_transcripts=save_transcripts,
         output_dir=output_dir,
         fmt=fmt,
         limit=limit,

@@ -21,6 +21,7 @@ def run_command(
     workers: int | None,
     quiet: bool,
     debug: bool,
+    save_transcripts: Path | None = None,
 ) -> None:
     """Validate, run, render, exit with the run's code."""
     with error_boundary(debug):
@@ -39,7 +40,7 @@ def run_command(
         for warning in plan.warnings:
             eprint(f"warning: {warning}")
         with Progress(enabled=not quiet and sys.stderr.isatty()) as progress:
-            result = run(plan, progress=progress.update)
+            result = run(plan, progress=progress.update, transcripts=save_transcripts)
         if fmt == "json":
             from evalcli.reporters.files import JSON_NAME
 

@@ -10,7 +10,9 @@ if TYPE_CHECKING:
 
 def register(registry: Registry) -> None:
     """Add every built-in evaluator to ``registry``."""
+    from evalcli.evaluators.composite import COMPOSITE_EVALUATORS
     from evalcli.evaluators.nlp import NLP_EVALUATORS
+    from evalcli.evaluators.quality import QUALITY_EVALUATORS
 
-    for info in NLP_EVALUATORS:
+    for info in (*NLP_EVALUATORS, *QUALITY_EVALUATORS, *COMPOSITE_EVALUATORS):
         registry.add(info)

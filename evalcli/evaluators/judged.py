@@ -28,15 +28,17 @@ def load_rubric(path: Path, where: str | None = None) -> PromptFile:
         prompt = load_prompt(path)
     except PromptFileError as exc:
         loc = f"{exc.path}:{exc.line}" if exc.line else str(exc.path)
-        raise PromptError(exc.message, where=loc,
-                          hint=f"referenced from {where}" if where else None) from None
+        raise PromptError(
+            exc.message, where=loc, hint=f"referenced from {where}" if where else None
+        ) from None
     problems = lint(prompt)
     if problems:
         p = problems[0]
         loc = f"{prompt.path}:{p.line}" if p.line else str(prompt.path)
         more = f" ({len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise PromptError(p.message + more, where=loc,
-                          hint=f"referenced from {where}" if where else None)
+        raise PromptError(
+            p.message + more, where=loc, hint=f"referenced from {where}" if where else None
+        )
     return prompt
 
 
@@ -45,8 +47,9 @@ def resolve_prompt_path(spec: EvaluatorConfig, ctx: BuildContext, default: Path 
     if spec.prompt:
         return ctx.loaded.resolve(Path(spec.prompt))
     if default is None:
-        raise ConfigError(f"evaluators.{ctx.alias} needs 'prompt' (a prompt file)",
-                          where=ctx.where(key=True))
+        raise ConfigError(
+            f"evaluators.{ctx.alias} needs 'prompt' (a prompt file)", where=ctx.where(key=True)
+        )
     return default
 
 
@@ -62,7 +65,7 @@ def judge_client(ctx: BuildContext) -> tuple[ChatClient, JudgeConfig]:
             f"evaluator {ctx.alias!r} needs a judge model, and the config has no 'judge' section",
             where=ctx.where(key=True),
             hint="add judge: {type: azure_openai, endpoint: ..., deployment: ..., api_key: "
-                 "${env:AZURE_OPENAI_API_KEY}} (or type: openai with base_url/model)",
+            "${env:AZURE_OPENAI_API_KEY}} (or type: openai with base_url/model)",
         )
     pool = ctx.services.setdefault("clients", ClientPool())
     assert isinstance(pool, ClientPool)
@@ -71,8 +74,7 @@ def judge_client(ctx: BuildContext) -> tuple[ChatClient, JudgeConfig]:
 
 def sampling_params(prompt: PromptFile, cfg: JudgeConfig) -> dict[str, Any]:
     """Prompt-file parameters, overridden by judge settings the config set explicitly."""
-    params = {k: prompt.model_parameters[k] for k in _PASSED_PARAMS
-              if k in prompt.model_parameters}
+    params = {k: prompt.model_parameters[k] for k in _PASSED_PARAMS if k in prompt.model_parameters}
     params.setdefault("temperature", cfg.temperature)
     params.setdefault("max_tokens", cfg.max_tokens)
     for key in ("temperature", "max_tokens"):
@@ -83,8 +85,10 @@ def sampling_params(prompt: PromptFile, cfg: JudgeConfig) -> dict[str, Any]:
 
 def token_fields(key: str) -> tuple[OutputField, ...]:
     """Per-row token usage outputs of a judged result key."""
-    return (OutputField(f"{key}_prompt_tokens", Role.PROMPT_TOKENS),
-            OutputField(f"{key}_completion_tokens", Role.COMPLETION_TOKENS))
+    return (
+        OutputField(f"{key}_prompt_tokens", Role.PROMPT_TOKENS),
+        OutputField(f"{key}_completion_tokens", Role.COMPLETION_TOKENS),
+    )
 
 
 class JudgedEvaluator(Evaluator):
@@ -92,9 +96,17 @@ class JudgedEvaluator(Evaluator):
 
     execution = "io"
 
-    def __init__(self, alias: str, name: str, key: str, inputs: tuple[InputSpec, ...],
-                 outputs: tuple[OutputField, ...], prompt: PromptFile, client: ChatClient,
-                 params: dict[str, Any]):
+    def __init__(
+        self,
+        alias: str,
+        name: str,
+        key: str,
+        inputs: tuple[InputSpec, ...],
+        outputs: tuple[OutputField, ...],
+        prompt: PromptFile,
+        client: ChatClient,
+        params: dict[str, Any],
+    ):
         super().__init__(alias, name, inputs, outputs)
         self.key = key
         self.prompt = prompt
@@ -103,8 +115,12 @@ class JudgedEvaluator(Evaluator):
         self.prompt_sha256 = prompt.sha256
         self.judge_label = client.label
 
-    def ask(self, inputs: dict[str, Any], ctx: EvalContext,
-            extra_user_parts: list[dict[str, Any]] | None = None) -> ChatReply:
+    def ask(
+        self,
+        inputs: dict[str, Any],
+        ctx: EvalContext,
+        extra_user_parts: list[dict[str, Any]] | None = None,
+    ) -> ChatReply:
         """Render and send the rubric; returns the judge's reply."""
         try:
             messages = self.prompt.render(inputs)
@@ -116,19 +132,24 @@ class JudgedEvaluator(Evaluator):
 
     def usage(self, reply: ChatReply) -> dict[str, Any]:
         """Token outputs for a reply."""
-        return {f"{self.key}_prompt_tokens": reply.prompt_tokens,
-                f"{self.key}_completion_tokens": reply.completion_tokens}
+        return {
+            f"{self.key}_prompt_tokens": reply.prompt_tokens,
+            f"{self.key}_completion_tokens": reply.completion_tokens,
+        }
 
     def unscored(self, kind: str, message: str, reply: ChatReply) -> RowError:
         """A row error that keeps the raw judge answer and the tokens it cost."""
-        return RowError(kind, message,
-                        extra={f"{self.key}_raw_output": reply.text, **self.usage(reply)})
+        return RowError(
+            kind, message, extra={f"{self.key}_raw_output": reply.text, **self.usage(reply)}
+        )
 
     def describe_params(self) -> dict[str, Any]:
         return {"prompt": str(self.prompt.path), **self.params}
 
 
-def _with_parts(messages: list[dict[str, Any]], parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _with_parts(
+    messages: list[dict[str, Any]], parts: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Append content parts (images) to the last user message."""
     out = [dict(m) for m in messages]
     for m in reversed(out):

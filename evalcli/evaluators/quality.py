@@ -38,19 +38,27 @@ class QualityMetric:
     description: str
 
 
-Q, R, C, G = (InputSpec("query"), InputSpec("response"), InputSpec("context"),
-              InputSpec("ground_truth"))
+Q, R, C, G = (
+    InputSpec("query"),
+    InputSpec("response"),
+    InputSpec("context"),
+    InputSpec("ground_truth"),
+)
 
 QUALITY_METRICS: tuple[QualityMetric, ...] = (
-    QualityMetric("groundedness", (R, C, InputSpec("query", required=False)),
-                  "Is every claim in the response supported by the context?"),
+    QualityMetric(
+        "groundedness",
+        (R, C, InputSpec("query", required=False)),
+        "Is every claim in the response supported by the context?",
+    ),
     QualityMetric("relevance", (Q, R), "Does the response address what the query asks?"),
     QualityMetric("coherence", (Q, R), "Is the response logically organised and easy to follow?"),
     QualityMetric("fluency", (R,), "Is the response well-formed, grammatical, natural language?"),
     QualityMetric("similarity", (Q, R, G), "How close is the response to the ground truth?"),
     QualityMetric("retrieval", (Q, C), "Is the retrieved context relevant to the query?"),
-    QualityMetric("response_completeness", (R, G),
-                  "Does the response cover everything in the ground truth?"),
+    QualityMetric(
+        "response_completeness", (R, G), "Does the response cover everything in the ground truth?"
+    ),
 )
 
 
@@ -69,8 +77,7 @@ def score_fields(key: str, higher_is_better: bool = True) -> tuple[OutputField, 
 class JudgeScoreEvaluator(JudgedEvaluator):
     """A judged score on the rubric's scale; pass when at/above (or at/below) the threshold."""
 
-    def __init__(self, *args: Any, threshold: float, lo: int, hi: int, higher: bool,
-                 **kwargs: Any):
+    def __init__(self, *args: Any, threshold: float, lo: int, hi: int, higher: bool, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.threshold, self.lo, self.hi, self.higher = threshold, lo, hi, higher
 
@@ -94,48 +101,74 @@ class JudgeScoreEvaluator(JudgedEvaluator):
         return {"threshold": self.threshold, **super().describe_params()}
 
 
-def check_threshold(value: Any, lo: float, hi: float, ctx: BuildContext,
-                    loc: tuple[str | int, ...] = ("threshold",)) -> float:
+def check_threshold(
+    value: Any, lo: float, hi: float, ctx: BuildContext, loc: tuple[str | int, ...] = ("threshold",)
+) -> float:
     """A numeric threshold inside the evaluator's scale, or a ConfigError at its key."""
     if isinstance(value, dict):
-        raise ConfigError(f"evaluators.{ctx.alias}.threshold must be a single number",
-                          where=ctx.where(*loc))
+        raise ConfigError(
+            f"evaluators.{ctx.alias}.threshold must be a single number", where=ctx.where(*loc)
+        )
     if not lo <= float(value) <= hi:
-        raise ConfigError(f"evaluators.{ctx.alias}.threshold must be between {lo:g} and {hi:g} "
-                          f"(the scale of this evaluator), got {value}", where=ctx.where(*loc))
+        raise ConfigError(
+            f"evaluators.{ctx.alias}.threshold must be between {lo:g} and {hi:g} "
+            f"(the scale of this evaluator), got {value}",
+            where=ctx.where(*loc),
+        )
     return float(value)
 
 
-def build_quality(metric: QualityMetric, alias: str, spec: EvaluatorConfig,
-                  ctx: BuildContext, threshold: Any = None) -> JudgeScoreEvaluator:
+def build_quality(
+    metric: QualityMetric,
+    alias: str,
+    spec: EvaluatorConfig,
+    ctx: BuildContext,
+    threshold: Any = None,
+) -> JudgeScoreEvaluator:
     """Build a quality evaluator (also used by the ``qa`` composite)."""
     from evalcli.prompts import builtin_prompt_path
 
     if spec.params:
         first = next(iter(spec.params))
-        raise ConfigError(f"unknown key 'evaluators.{alias}.params.{first}' ({metric.name} takes "
-                          "no params; use threshold, columns, judge or prompt)",
-                          where=ctx.where("params", first, key=True))
+        raise ConfigError(
+            f"unknown key 'evaluators.{alias}.params.{first}' ({metric.name} takes "
+            "no params; use threshold, columns, judge or prompt)",
+            where=ctx.where("params", first, key=True),
+        )
     path = resolve_prompt_path(spec, ctx, builtin_prompt_path(metric.name))
     prompt = load_rubric(path, ctx.where("prompt") if spec.prompt else None)
     out = prompt.output
     if out is None or out.kind != "score" or out.min is None or out.max is None:
-        raise ConfigError(f"the rubric {path} must declare a score output (output: kind: score, "
-                          "min, max)", where=ctx.where("prompt"))
+        raise ConfigError(
+            f"the rubric {path} must declare a score output (output: kind: score, min, max)",
+            where=ctx.where("prompt"),
+        )
     declared = set(prompt.inputs)
     needed = {i.name for i in metric.inputs if i.required}
     if not needed <= declared:
-        raise ConfigError(f"the rubric {path} must declare the inputs "
-                          f"{', '.join(sorted(needed - declared))}", where=ctx.where("prompt"))
+        raise ConfigError(
+            f"the rubric {path} must declare the inputs {', '.join(sorted(needed - declared))}",
+            where=ctx.where("prompt"),
+        )
     raw = threshold if threshold is not None else spec.threshold
-    t = check_threshold(raw if raw is not None else (out.threshold or DEFAULT_THRESHOLD),
-                        out.min, out.max, ctx)
+    t = check_threshold(
+        raw if raw is not None else (out.threshold or DEFAULT_THRESHOLD), out.min, out.max, ctx
+    )
     client, cfg = judge_client(ctx)
     inputs = tuple(i for i in metric.inputs if i.name in declared)
     return JudgeScoreEvaluator(
-        alias, metric.name, metric.name, inputs, score_fields(metric.name, out.direction == "higher"),
-        prompt, client, sampling_params(prompt, cfg),
-        threshold=t, lo=out.min, hi=out.max, higher=out.direction == "higher",
+        alias,
+        metric.name,
+        metric.name,
+        inputs,
+        score_fields(metric.name, out.direction == "higher"),
+        prompt,
+        client,
+        sampling_params(prompt, cfg),
+        threshold=t,
+        lo=out.min,
+        hi=out.max,
+        higher=out.direction == "higher",
     )
 
 
@@ -151,7 +184,14 @@ def _outputs(key: str) -> tuple[str, ...]:
 
 
 QUALITY_EVALUATORS: tuple[EvaluatorInfo, ...] = tuple(
-    EvaluatorInfo(m.name, Family.QUALITY, m.description + " (judge, 1-5)", m.inputs,
-                  _outputs(m.name), _factory(m), DEFAULT_THRESHOLD)
+    EvaluatorInfo(
+        m.name,
+        Family.QUALITY,
+        m.description + " (judge, 1-5)",
+        m.inputs,
+        _outputs(m.name),
+        _factory(m),
+        DEFAULT_THRESHOLD,
+    )
     for m in QUALITY_METRICS
 )

@@ -28,7 +28,14 @@ from typing import Any
 
 from evalcli.config import JudgeConfig
 from evalcli.errors import RemoteError, ResourceError, RowError
-from evalcli.judge.retry import GiveUp, RetryPolicy, Verdict, call_with_retries, retry_after_s, status_verdict
+from evalcli.judge.retry import (
+    GiveUp,
+    RetryPolicy,
+    Verdict,
+    call_with_retries,
+    retry_after_s,
+    status_verdict,
+)
 
 #: After this many calls failed (after retries) with no success yet, the endpoint is broken.
 FIRST_CALLS_FATAL = 3
@@ -113,9 +120,15 @@ class ChatClient:
         transcripts: Where to log every request/answer, if anywhere.
     """
 
-    def __init__(self, cfg: JudgeConfig, *, role: str = "judge",
-                 token_provider: TokenProvider | None = None,
-                 transcripts: TranscriptWriter | None = None, concurrency: int = 8):
+    def __init__(
+        self,
+        cfg: JudgeConfig,
+        *,
+        role: str = "judge",
+        token_provider: TokenProvider | None = None,
+        transcripts: TranscriptWriter | None = None,
+        concurrency: int = 8,
+    ):
         import httpx2
         import openai
 
@@ -127,26 +140,33 @@ class ChatClient:
         self._lock = threading.Lock()
         self._fatal: RemoteError | None = None
         self._secret = cfg.api_key.get_secret_value() if cfg.api_key else None
-        self._slots = threading.BoundedSemaphore(cfg.concurrency or concurrency)
-        limit = cfg.concurrency or concurrency
+        limit = self.limit = cfg.concurrency or concurrency
+        self._slots = threading.BoundedSemaphore(limit)
         http = openai.DefaultHttpx2Client(
             limits=httpx2.Limits(max_connections=limit, max_keepalive_connections=limit),
             timeout=openai.Timeout(cfg.timeout_s, connect=min(10.0, cfg.timeout_s)),
         )
-        common: dict[str, Any] = {"max_retries": 0, "http_client": http,
-                                  "timeout": openai.Timeout(cfg.timeout_s,
-                                                            connect=min(10.0, cfg.timeout_s))}
+        common: dict[str, Any] = {
+            "max_retries": 0,
+            "http_client": http,
+            "timeout": openai.Timeout(cfg.timeout_s, connect=min(10.0, cfg.timeout_s)),
+        }
         self._client: openai.OpenAI
         if cfg.type == "azure_openai":
             if self._secret is None and token_provider is None:
                 token_provider = entra_token_provider()
             self._client = openai.AzureOpenAI(
-                azure_endpoint=cfg.endpoint or "", api_version=cfg.api_version,
-                azure_deployment=cfg.deployment, api_key=self._secret,
-                azure_ad_token_provider=None if self._secret else token_provider, **common)
+                azure_endpoint=cfg.endpoint or "",
+                api_version=cfg.api_version,
+                azure_deployment=cfg.deployment,
+                api_key=self._secret,
+                azure_ad_token_provider=None if self._secret else token_provider,
+                **common,
+            )
         else:
-            self._client = openai.OpenAI(base_url=cfg.base_url, api_key=self._secret or "unused",
-                                         **common)
+            self._client = openai.OpenAI(
+                base_url=cfg.base_url, api_key=self._secret or "unused", **common
+            )
 
     @property
     def label(self) -> str:
@@ -160,8 +180,12 @@ class ChatClient:
             text = text.replace(self._secret, "***")
         return re.sub(r"\bsk-[A-Za-z0-9*_\-]{6,}", "sk-***", text)
 
-    def chat(self, messages: list[dict[str, Any]], params: Mapping[str, Any],
-             meta: Mapping[str, Any] | None = None) -> ChatReply:
+    def chat(
+        self,
+        messages: list[dict[str, Any]],
+        params: Mapping[str, Any],
+        meta: Mapping[str, Any] | None = None,
+    ) -> ChatReply:
         """One chat completion, retried per policy.
 
         Raises:
@@ -173,15 +197,21 @@ class ChatClient:
         with self._slots:
             return self._chat(messages, params, meta)
 
-    def _chat(self, messages: list[dict[str, Any]], params: Mapping[str, Any],
-              meta: Mapping[str, Any] | None) -> ChatReply:
+    def _chat(
+        self,
+        messages: list[dict[str, Any]],
+        params: Mapping[str, Any],
+        meta: Mapping[str, Any] | None,
+    ) -> ChatReply:
         model = self.cfg.model_name
         started = time.time()
 
         def attempt() -> Any:
             # Messages are plain dicts we built; the SDK's TypedDicts describe the same shape.
             return self._client.chat.completions.create(
-                model=model, messages=messages, **params  # type: ignore[arg-type]
+                model=model,
+                messages=messages,
+                **params,  # type: ignore[arg-type]
             )
 
         def on_retry(exc: BaseException, wait: float) -> None:
@@ -196,11 +226,13 @@ class ChatClient:
         choice = completion.choices[0] if completion.choices else None
         text = (choice.message.content if choice is not None else None) or ""
         usage = completion.usage
-        reply = ChatReply(text=text,
-                          prompt_tokens=usage.prompt_tokens if usage else 0,
-                          completion_tokens=usage.completion_tokens if usage else 0,
-                          attempts=attempts,
-                          finish_reason=choice.finish_reason if choice is not None else None)
+        reply = ChatReply(
+            text=text,
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            attempts=attempts,
+            finish_reason=choice.finish_reason if choice is not None else None,
+        )
         with self._lock:
             self.stats.calls += 1
             self.stats.succeeded += 1
@@ -240,30 +272,48 @@ class ChatClient:
             self.stats.calls += 1
             self.stats.failed += 1
             fatal = gu.verdict == "fatal" or (
-                self.stats.succeeded == 0 and self.stats.failed >= FIRST_CALLS_FATAL)
+                self.stats.succeeded == 0 and self.stats.failed >= FIRST_CALLS_FATAL
+            )
             if fatal and self._fatal is None:
-                why = ("authentication/authorisation failed" if gu.verdict == "fatal"
-                       else f"the first {self.stats.failed} calls all failed")
-                self._fatal = RemoteError(f"{self.label}: {why} ({message})",
-                                          hint=_fatal_hint(gu.verdict, kind))
+                why = (
+                    "authentication/authorisation failed"
+                    if gu.verdict == "fatal"
+                    else f"the first {self.stats.failed} calls all failed"
+                )
+                self._fatal = RemoteError(
+                    f"{self.label}: {why} ({message})", hint=_fatal_hint(gu.verdict, kind)
+                )
             if fatal:
                 assert self._fatal is not None
                 return self._fatal
         return RowError(f"{self.role}-{kind}", f"{self.role} call failed: {message}")
 
-    def _record(self, messages: list[dict[str, Any]], params: Mapping[str, Any],
-                meta: Mapping[str, Any] | None, started: float, reply: ChatReply | None,
-                gu: GiveUp | None) -> None:
+    def _record(
+        self,
+        messages: list[dict[str, Any]],
+        params: Mapping[str, Any],
+        meta: Mapping[str, Any] | None,
+        started: float,
+        reply: ChatReply | None,
+        gu: GiveUp | None,
+    ) -> None:
         if self.transcripts is None:
             return
         record: dict[str, Any] = {
-            "time": started, "client": self.label, **(meta or {}),
+            "time": started,
+            "client": self.label,
+            **(meta or {}),
             "request": {"model": self.cfg.model_name, "messages": messages, **params},
         }
         if reply is not None:
-            record["response"] = {"content": reply.text, "finish_reason": reply.finish_reason,
-                                  "usage": {"prompt_tokens": reply.prompt_tokens,
-                                            "completion_tokens": reply.completion_tokens}}
+            record["response"] = {
+                "content": reply.text,
+                "finish_reason": reply.finish_reason,
+                "usage": {
+                    "prompt_tokens": reply.prompt_tokens,
+                    "completion_tokens": reply.completion_tokens,
+                },
+            }
             record["attempts"] = reply.attempts
         if gu is not None:
             record["error"] = self.scrub(f"{type(gu.error).__name__}: {gu.error}")
@@ -308,9 +358,13 @@ class ClientPool:
         key = (role, cfg)
         client = self.clients.get(key)
         if client is None:
-            client = ChatClient(cfg, role=role, token_provider=self.token_provider,
-                                transcripts=self.transcripts if role == "judge" else None,
-                                concurrency=self.concurrency)
+            client = ChatClient(
+                cfg,
+                role=role,
+                token_provider=self.token_provider,
+                transcripts=self.transcripts if role == "judge" else None,
+                concurrency=self.concurrency,
+            )
             self.clients[key] = client
         return client
 

@@ -24,7 +24,7 @@ import math
 import re
 import string
 from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any, Final
 
@@ -84,21 +84,33 @@ def f1_score(response: str, ground_truth: str) -> float:
 # ---------------------------------------------------------------------------
 
 
-def _ngram_counts(tokens: Sequence[str], n: int) -> Counter[Hashable]:
-    """Count the n-grams of ``tokens``; unigrams are keyed by the bare token.
+def _ngrams(tokens: Sequence[str], n: int) -> Iterable[Hashable]:
+    """The n-grams of ``tokens`` in order; unigrams are the bare tokens.
 
-    Keys only need to be equal exactly when the n-grams are, which holds for
-    bare tokens (n = 1) and for tuples (n > 1).
+    Keys only need to compare equal exactly when the n-grams do, which holds
+    for bare tokens (n = 1) and for tuples (n > 1).
     """
     if n == 1:
-        return Counter(tokens)
+        return tokens
     # The shifted copies are shorter, so zip stops after the last complete n-gram.
-    return Counter(zip(*(tokens[i:] for i in range(n)), strict=False))
+    return zip(*(tokens[i:] for i in range(n)), strict=False)
 
 
-def _clipped_matches(hypothesis: Counter[Hashable], reference: Counter[Hashable]) -> int:
-    # Each hypothesis n-gram counts at most as often as the reference has it.
-    return sum(min(count, reference[gram]) for gram, count in hypothesis.items())
+def _clipped_matches(hypothesis: Iterable[Hashable], reference: Iterable[Hashable]) -> int:
+    """Count hypothesis n-grams that find a still unused equal reference n-gram.
+
+    This is the sum over distinct n-grams of min(hypothesis count, reference
+    count), the clipped count of BLEU, GLEU and ROUGE-N, without building a
+    second counter.
+    """
+    available = Counter(reference)
+    matched = 0
+    for gram in hypothesis:
+        left = available.get(gram)
+        if left:
+            available[gram] = left - 1
+            matched += 1
+    return matched
 
 
 # ---------------------------------------------------------------------------
@@ -135,11 +147,9 @@ def bleu(response_tokens: Sequence[str], ground_truth_tokens: Sequence[str]) -> 
     denominators: list[int] = []
     for n in range(1, _BLEU_MAX_N + 1):
         if hyp_len >= n:
-            hyp_counts = _ngram_counts(response_tokens, n)
-            ref_counts = (
-                _ngram_counts(ground_truth_tokens, n) if ref_len >= n else Counter[Hashable]()
+            numerators.append(
+                _clipped_matches(_ngrams(response_tokens, n), _ngrams(ground_truth_tokens, n))
             )
-            numerators.append(_clipped_matches(hyp_counts, ref_counts))
             denominators.append(hyp_len - n + 1)
         else:
             numerators.append(0)
@@ -206,7 +216,7 @@ def gleu(response_tokens: Sequence[str], ground_truth_tokens: Sequence[str]) -> 
             ref_total += ref_len - n + 1
         if hyp_len >= n and ref_len >= n:
             matches += _clipped_matches(
-                _ngram_counts(response_tokens, n), _ngram_counts(ground_truth_tokens, n)
+                _ngrams(response_tokens, n), _ngrams(ground_truth_tokens, n)
             )
     total = max(hyp_total, ref_total)
     if total == 0:
@@ -294,7 +304,7 @@ def rouge(response: str, ground_truth: str, rouge_type: str) -> tuple[float, flo
     target_total = max(len(target) - n + 1, 0)
     prediction_total = max(len(prediction) - n + 1, 0)
     if target_total and prediction_total:
-        overlap = _clipped_matches(_ngram_counts(target, n), _ngram_counts(prediction, n))
+        overlap = _clipped_matches(_ngrams(prediction, n), _ngrams(target, n))
     else:
         overlap = 0
     # rouge-score divides by at least 1 so that empty sides score 0.

@@ -69,9 +69,9 @@ _CLITIC_SHORT = re.compile(r"([^' ])('[sS]|'[mM]|'[dD]|') ")
 _CLITIC_LONG = re.compile(r"([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ")
 
 # Robert MacIntyre's contractions, as nltk applies them (with the stdlib engine
-# there too). The first pattern is a cheap gate: each contraction pattern needs
-# one of these words, so when none occurs all eight can be skipped.
-_ANY_CONTRACTION = re.compile(r"(?i)cannot|d'ye|gimme|gonna|gotta|lemme|more'n|wanna")
+# there too). Each pattern needs one of these words, matched case-insensitively;
+# when none occurs in the lowercased text, all eight can be skipped.
+_CONTRACTION_WORDS = ("cannot", "d'ye", "gimme", "gonna", "gotta", "lemme", "more'n", "wanna")
 _CONTRACTIONS = tuple(
     re.compile(pattern)
     for pattern in (
@@ -102,9 +102,8 @@ def _word_tokenize_sentence(text: str) -> list[str]:
         text = "``" + text[1:]
     if "``" in text:
         text = text.replace("``", " `` ")
-    has_double_quote = '"' in text
     has_single_quote = "'" in text
-    if has_double_quote or has_single_quote:
+    if '"' in text or "''" in text:
         text = _OPENING_DOUBLE_QUOTE.sub(r"\1 `` ", text)
     if has_single_quote:
         text = _OPENING_SINGLE_QUOTE.sub(r"\1 ", text)
@@ -129,7 +128,7 @@ def _word_tokenize_sentence(text: str) -> list[str]:
         text = _FINAL_PERIOD_KEEP_QUOTES.sub(r"\1 \2\3 ", text)
     if "?" in text or "!" in text:
         text = _QUESTION_EXCLAMATION.sub(r" \g<0> ", text)
-    if has_single_quote:
+    if "' " in text:
         text = _QUOTE_BEFORE_SPACE.sub(r"\1 ' ", text)
     if "*" in text:
         # A literal replacement scans left to right without overlap, as re.sub does.
@@ -166,10 +165,14 @@ def _word_tokenize_sentence(text: str) -> list[str]:
         text = _CLITIC_SHORT.sub(r"\1 \2 ", text)
         text = _CLITIC_LONG.sub(r"\1 \2 ", text)
 
-    if _ANY_CONTRACTION.search(text) is not None:
-        for pattern in _CONTRACTIONS:
-            text = pattern.sub(r" \1 \2 ", text)
-    if has_single_quote:
+    # The text is ASCII, where lower() is exactly the case folding of (?i).
+    lowered = text.lower()
+    for word in _CONTRACTION_WORDS:
+        if word in lowered:
+            for pattern in _CONTRACTIONS:
+                text = pattern.sub(r" \1 \2 ", text)
+            break
+    if "'t" in lowered:
         for pattern in _TIS_TWAS:
             text = pattern.sub(r" \1 \2 ", text)
 

@@ -54,6 +54,21 @@ def print_summary(result: RunResult, console: Console | None = None) -> None:
             "; ".join(more),
         )
     con.print(table)
+    clients = result.usage.get("clients") if result.usage else None
+    if clients:
+        ut = Table(title="model calls", title_justify="left")
+        for col in ("client", "calls", "failed", "retries", "prompt tokens", "completion tokens"):
+            ut.add_column(col, justify="left" if col == "client" else "right")
+        for label, c in clients.items():
+            ut.add_row(
+                label,
+                str(c["calls"]),
+                str(c["failed"]),
+                str(c["retries"]),
+                f"{c['prompt_tokens']:,}",
+                f"{c['completion_tokens']:,}",
+            )
+        con.print(ut)
     if result.gates:
         gt = Table(title="gates", title_justify="left")
         gt.add_column("metric")
