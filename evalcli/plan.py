@@ -185,6 +185,7 @@ def build_plan(
         workers=workers,
         metric_names=metric_names,
         services=services,
+        io_threads=min(1024, io_threads),
     )
 
 

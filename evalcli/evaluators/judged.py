@@ -43,7 +43,7 @@ def load_rubric(path: Path, where: str | None = None) -> PromptFile:
 
 
 def resolve_prompt_path(spec: EvaluatorConfig, ctx: BuildContext, default: Path | None) -> Path:
-    """The rubric for an evaluator: ``prompt:`` in its spec (relative to the config) or ``default``."""
+    """The rubric: ``prompt:`` in the spec (relative to the config), else ``default``."""
     if spec.prompt:
         return ctx.loaded.resolve(Path(spec.prompt))
     if default is None:

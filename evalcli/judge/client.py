@@ -29,7 +29,7 @@ from typing import Any
 from evalcli.config import JudgeConfig
 from evalcli.errors import RemoteError, ResourceError, RowError
 from evalcli.judge.retry import (
-    GiveUp,
+    GiveUpError,
     RetryPolicy,
     Verdict,
     call_with_retries,
@@ -210,8 +210,8 @@ class ChatClient:
             # Messages are plain dicts we built; the SDK's TypedDicts describe the same shape.
             return self._client.chat.completions.create(
                 model=model,
-                messages=messages,
-                **params,  # type: ignore[arg-type]
+                messages=messages,  # type: ignore[arg-type]
+                **params,
             )
 
         def on_retry(exc: BaseException, wait: float) -> None:
@@ -220,7 +220,7 @@ class ChatClient:
 
         try:
             completion, attempts = call_with_retries(attempt, self.policy, self._classify, on_retry)
-        except GiveUp as gu:
+        except GiveUpError as gu:
             self._record(messages, params, meta, started, None, gu)
             raise self._failure(gu) from None
         choice = completion.choices[0] if completion.choices else None
@@ -252,7 +252,7 @@ class ChatClient:
             return "retry", None
         return "fail", None
 
-    def _failure(self, gu: GiveUp) -> RemoteError | RowError:
+    def _failure(self, gu: GiveUpError) -> RemoteError | RowError:
         import openai
 
         exc = gu.error
@@ -295,7 +295,7 @@ class ChatClient:
         meta: Mapping[str, Any] | None,
         started: float,
         reply: ChatReply | None,
-        gu: GiveUp | None,
+        gu: GiveUpError | None,
     ) -> None:
         if self.transcripts is None:
             return

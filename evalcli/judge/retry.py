@@ -84,7 +84,7 @@ def retry_after_s(headers: Mapping[str, str] | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-class GiveUp(Exception):
+class GiveUpError(Exception):
     """Raised by :func:`call_with_retries` when the last attempt failed.
 
     Attributes:
@@ -120,7 +120,7 @@ def call_with_retries(
         (result, attempts made).
 
     Raises:
-        GiveUp: with the last error once no retry is allowed.
+        GiveUpError: with the last error once no retry is allowed.
     """
     from tenacity import (
         RetryCallState,
@@ -170,5 +170,5 @@ def call_with_retries(
         result = retrying(counted)
     except Exception as exc:
         verdict = classify(exc)[0]
-        raise GiveUp(exc, attempts, "fatal" if verdict == "fatal" else "fail") from exc
+        raise GiveUpError(exc, attempts, "fatal" if verdict == "fatal" else "fail") from exc
     return result, attempts
