@@ -21,6 +21,7 @@ from evalcli.results import (
     DatasetInfo,
     ErrorRecord,
     EvaluatorRecord,
+    PartialOutcome,
     RowResult,
     RunInfo,
     RunResult,
@@ -72,6 +73,16 @@ class _Collector:
                         line=row.line, evaluator=alias, kind=outcome.kind, message=outcome.message
                     )
                 )
+            elif isinstance(outcome, PartialOutcome):
+                for member, err in outcome.member_errors:
+                    self.errors.append(
+                        ErrorRecord(
+                            line=row.line,
+                            evaluator=alias,
+                            kind=err.kind,
+                            message=f"{member}: {err.message}",
+                        )
+                    )
         if self.files is not None:
             self.files.write(row)
         if self.rows is not None:

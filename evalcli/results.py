@@ -106,7 +106,7 @@ class EvaluatorRecord(_Frozen):
     use: str
     family: str
     params: dict[str, Any] = Field(default_factory=dict)
-    prompt_sha256: str | None = None
+    prompt_sha256: str | dict[str, str | None] | None = None  # composites: per member
     judge: str | None = None
 
 

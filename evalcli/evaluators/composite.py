@@ -47,6 +47,8 @@ class CompositeEvaluator(Evaluator):
         super().__init__(alias, name, tuple(inputs.values()), outputs)
         self.members = members
         self.prompt_sha256 = {m.name: getattr(m, "prompt_sha256", None) for m in members}
+        judges = {getattr(m, "judge_label", None) for m in members} - {None}
+        self.judge_label = " | ".join(sorted(j for j in judges if j)) or None
 
     @property
     def extra_csv_keys(self) -> tuple[str, ...]:

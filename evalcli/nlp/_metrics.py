@@ -97,15 +97,20 @@ def _ngrams(tokens: Sequence[str], n: int) -> Iterable[Hashable]:
 
 
 def _clipped_matches(hypothesis: Iterable[Hashable], reference: Iterable[Hashable]) -> int:
-    """Count hypothesis n-grams that find a still unused equal reference n-gram.
+    """Sum over distinct n-grams of min(hypothesis count, reference count).
 
-    This is the sum over distinct n-grams of min(hypothesis count, reference
-    count), the clipped count of BLEU, GLEU and ROUGE-N, without building a
-    second counter.
+    This is the clipped match count of BLEU, GLEU and ROUGE-N.
     """
+    grams = list(hypothesis)
+    distinct = set(grams)
+    if len(distinct) == len(grams):
+        # No n-gram repeats in the hypothesis (the usual case beyond unigrams),
+        # so each one matches at most once: a set intersection, done in C.
+        return len(distinct.intersection(reference))
+    # Otherwise match occurrences one by one against the reference's supply.
     available = Counter(reference)
     matched = 0
-    for gram in hypothesis:
+    for gram in grams:
         left = available.get(gram)
         if left:
             available[gram] = left - 1
@@ -147,9 +152,15 @@ def bleu(response_tokens: Sequence[str], ground_truth_tokens: Sequence[str]) -> 
     denominators: list[int] = []
     for n in range(1, _BLEU_MAX_N + 1):
         if hyp_len >= n:
-            numerators.append(
-                _clipped_matches(_ngrams(response_tokens, n), _ngrams(ground_truth_tokens, n))
-            )
+            # A matching n-gram contains matching (n-1)-grams, so once an order
+            # has no match, no higher order has one either.
+            if n == 1 or numerators[-1]:
+                matches = _clipped_matches(
+                    _ngrams(response_tokens, n), _ngrams(ground_truth_tokens, n)
+                )
+            else:
+                matches = 0
+            numerators.append(matches)
             denominators.append(hyp_len - n + 1)
         else:
             numerators.append(0)

@@ -37,9 +37,6 @@ _LOAD_LOCK = new_lock()
 _sentence_splitter: Callable[[str], list[str]] | None = None
 _nist_tokenize: Callable[[str], list[str]] | None = None
 
-# Candidate sentence-final characters of nltk's English Punkt model.
-_SENTENCE_END_CHARS = (".", "?", "!")
-
 # nltk compiles its patterns with the `regex` engine, whose `\s` is Unicode
 # White_Space. On ASCII that is tab, LF, VT, FF, CR and space; the stdlib `\s`
 # would also match the separators \x1c-\x1f, so those classes are spelled out.
@@ -194,6 +191,9 @@ def _load_sentence_splitter() -> Callable[[str], list[str]]:
             boundary_candidate: Any = PunktLanguageVars().period_context_re()
             punkt_tokenize: Callable[[str], list[str]] = punkt.tokenize
             boundary_search: Callable[[str], object] = boundary_candidate.search
+            # Punkt compiles some patterns on first use; do that here, under the
+            # lock, rather than in whichever threads happen to get there first.
+            punkt_tokenize("Mr. A. B. went home. Then he left!")
 
             def split_sentences(text: str) -> list[str]:
                 has_end_char = "." in text or "?" in text or "!" in text

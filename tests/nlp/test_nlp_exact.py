@@ -281,6 +281,16 @@ def test_present_resources_not_reported() -> None:
     assert nlp.missing_nltk_resources(sorted(everything)) == []
 
 
+def test_import_is_cheap() -> None:
+    # `evalcli --help` must start fast: nothing heavy may load at import time.
+    out = _run_python(
+        "import sys, evalcli.nlp\n"
+        "heavy = ('nltk', 'rouge_score', 'numpy', 'regex')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))"
+    )
+    assert out.strip() == "[]"
+
+
 # ---------------------------------------------------------------------------
 # Concurrency
 # ---------------------------------------------------------------------------
