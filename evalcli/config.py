@@ -26,6 +26,13 @@ from pydantic import (
 )
 
 from evalcli.errors import ConfigError
+from evalcli.safety.severity import (
+    HARM_NAMES,
+    SAFETY_NAMES,
+    band_name,
+    defect_level,
+    pass_level,
+)
 from evalcli.yamlsrc import Loc, SourceMap, load_yaml, parse_yaml
 
 ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -84,6 +91,34 @@ class JudgeConfig(_Model):
         return self.base_url or "https://api.openai.com/v1"
 
 
+SafetyBackend = Literal["judge", "azure_content_safety"]
+
+
+class SafetyConfig(_Model):
+    """Run-wide settings of the risk and safety evaluators (``safety:``).
+
+    ``backend`` is the default for every safety evaluator (each may override it with its
+    own ``backend:``); the connection keys apply to ``azure_content_safety``. Without
+    ``api_key``, Microsoft Entra ID (azure-identity) is used.
+    """
+
+    backend: SafetyBackend = "judge"
+    endpoint: str | None = None
+    api_key: SecretStr | None = None
+    api_version: str = "2024-09-01"
+    groundedness_api_version: str = "2024-09-15-preview"
+    defect_threshold: int | None = None
+    timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    max_retries: Annotated[int, Field(ge=0, le=50)] = 8
+    max_retry_time_s: Annotated[float, Field(gt=0)] = 300.0
+    concurrency: Annotated[int, Field(ge=1, le=1024)] | None = None
+
+    @field_validator("defect_threshold", mode="before")
+    @classmethod
+    def _severity_level(cls, value: Any) -> Any:
+        return None if value is None else defect_level(value)
+
+
 class EvaluatorConfig(_Model):
     """One entry under ``evaluators:`` (the alias is the mapping key)."""
 
@@ -92,8 +127,8 @@ class EvaluatorConfig(_Model):
     columns: dict[str, str] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
     judge: JudgeConfig | None = None
-    backend: Literal["judge", "azure_content_safety"] | None = None
-    defect_threshold: int | str | None = None
+    backend: SafetyBackend | None = None
+    defect_threshold: int | None = None
     aggregation: Literal["mean", "max", "min"] | None = None
     eval_last_turn: bool = False
     prompt: str | None = None
@@ -106,8 +141,22 @@ class EvaluatorConfig(_Model):
         if isinstance(value, bool):
             raise ValueError("must be a number, not a boolean")
         if isinstance(value, str):
-            raise ValueError(f"must be a number, got the text {value!r}")
+            # Severity labels ("Low") are read as the band's upper bound; _validate() has
+            # already refused them for evaluators that are not on the severity scale.
+            if band_name(value) is None:
+                raise ValueError(f"must be a number, got the text {value!r}")
+            return pass_level(value)
+        if isinstance(value, dict):
+            return {
+                k: pass_level(v) if isinstance(v, str) and band_name(v) else v
+                for k, v in value.items()
+            }
         return value
+
+    @field_validator("defect_threshold", mode="before")
+    @classmethod
+    def _severity_level(cls, value: Any) -> Any:
+        return None if value is None else defect_level(value)
 
 
 class RunSettings(_Model):
@@ -146,6 +195,7 @@ class RunConfig(_Model):
     columns: dict[str, str] = Field(default_factory=dict)
     evaluators: dict[str, EvaluatorConfig]
     judge: JudgeConfig | None = None
+    safety: SafetyConfig = Field(default_factory=SafetyConfig)
     run: RunSettings = Field(default_factory=RunSettings)
     output: OutputConfig = Field(default_factory=OutputConfig)
     gates: list[GateConfig] = Field(default_factory=list)
@@ -223,11 +273,48 @@ def _validate(data: Any, smap: SourceMap, sha: str, env: Mapping[str, str] | Non
             where=smap.where(()),
         )
     data = substitute_env(data, (), smap, os.environ if env is None else env)
+    _check_safety_keys(data, smap)
     try:
         cfg = RunConfig.model_validate(data)
     except ValidationError as exc:
         raise pydantic_to_config_error(exc, smap, RunConfig) from None
     return LoadedConfig(cfg, smap.path, smap, sha)
+
+
+def _check_safety_keys(data: dict[str, Any], smap: SourceMap) -> None:
+    """Refuse safety-only evaluator keys on evaluators that would silently ignore them.
+
+    Runs on the raw data because pydantic turns a severity label into a number: after
+    validation ``threshold: Low`` on ``relevance`` would look like a valid ``3.0``.
+    """
+    evaluators = data.get("evaluators")
+    if not isinstance(evaluators, dict):
+        return
+    for alias, spec in evaluators.items():
+        if not isinstance(spec, dict):
+            continue
+        use = spec.get("use") or alias
+        if not isinstance(use, str):
+            continue
+        threshold = spec.get("threshold")
+        values = threshold.values() if isinstance(threshold, dict) else [threshold]
+        if use not in HARM_NAMES and any(isinstance(v, str) and band_name(v) for v in values):
+            raise ConfigError(
+                f"evaluators.{alias}.threshold must be a number: severity labels apply only "
+                f"to {', '.join(HARM_NAMES)}",
+                where=smap.where(("evaluators", alias, "threshold")),
+            )
+        if "defect_threshold" in spec and use not in HARM_NAMES:
+            raise ConfigError(
+                f"evaluators.{alias}.defect_threshold applies only to {', '.join(HARM_NAMES)}",
+                where=smap.where(("evaluators", alias, "defect_threshold"), key=True),
+            )
+        if "backend" in spec and use not in SAFETY_NAMES:
+            raise ConfigError(
+                f"evaluators.{alias}.backend applies only to the risk and safety evaluators "
+                f"({', '.join(SAFETY_NAMES)})",
+                where=smap.where(("evaluators", alias, "backend"), key=True),
+            )
 
 
 def substitute_env(value: Any, loc: Loc, smap: SourceMap, env: Mapping[str, str]) -> Any:

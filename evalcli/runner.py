@@ -137,7 +137,7 @@ class Runner:
         pool = self._start_process_pool(total)
         threads = (
             ThreadPoolExecutor(
-                max_workers=max(1, self.plan.concurrency), thread_name_prefix="evalcli-io"
+                max_workers=max(1, self.plan.io_threads), thread_name_prefix="evalcli-io"
             )
             if self.io
             else None

@@ -13,6 +13,14 @@ def register(registry: Registry) -> None:
     from evalcli.evaluators.composite import COMPOSITE_EVALUATORS
     from evalcli.evaluators.nlp import NLP_EVALUATORS
     from evalcli.evaluators.quality import QUALITY_EVALUATORS
+    from evalcli.evaluators.safety import HARM_EVALUATORS
+    from evalcli.evaluators.safety_labels import LABEL_EVALUATORS
 
-    for info in (*NLP_EVALUATORS, *QUALITY_EVALUATORS, *COMPOSITE_EVALUATORS):
+    for info in (
+        *NLP_EVALUATORS,
+        *QUALITY_EVALUATORS,
+        *COMPOSITE_EVALUATORS,
+        *HARM_EVALUATORS,
+        *LABEL_EVALUATORS,
+    ):
         registry.add(info)

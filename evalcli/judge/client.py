@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from evalcli.config import JudgeConfig
 from evalcli.errors import RemoteError, ResourceError, RowError
@@ -176,7 +176,8 @@ class ChatClient:
 
     def scrub(self, text: str) -> str:
         """Remove anything that could be the key from a message."""
-        if self._secret:
+        # Very short "keys" (local servers that ignore auth) would mangle every word.
+        if self._secret and len(self._secret) >= 6:
             text = text.replace(self._secret, "***")
         return re.sub(r"\bsk-[A-Za-z0-9*_\-]{6,}", "sk-***", text)
 
@@ -344,14 +345,34 @@ def _fatal_hint(verdict: Verdict, kind: str) -> str:
     return "check that the endpoint is reachable from this machine"
 
 
+class PooledClient(Protocol):
+    """Another run-scoped client the pool reports and closes (e.g. Content Safety)."""
+
+    @property
+    def label(self) -> str:
+        """Name for the usage table (no secrets)."""
+
+    @property
+    def stats(self) -> ClientStats:
+        """Call counters."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
 @dataclass
 class ClientPool:
-    """Shares one :class:`ChatClient` per distinct connection config within a run."""
+    """Shares one :class:`ChatClient` per distinct connection config within a run.
+
+    ``others`` holds further run-scoped clients (Content Safety) so that their calls appear
+    in the usage totals and their connections are closed with the pool.
+    """
 
     transcripts: TranscriptWriter | None = None
     concurrency: int = 8
     token_provider: TokenProvider | None = None
     clients: dict[tuple[str, JudgeConfig], ChatClient] = field(default_factory=dict)
+    others: list[PooledClient] = field(default_factory=list)
 
     def get(self, cfg: JudgeConfig, role: str = "judge") -> ChatClient:
         """The client for ``cfg`` (created on first use)."""
@@ -370,11 +391,11 @@ class ClientPool:
 
     def usage(self) -> dict[str, dict[str, int]]:
         """Counters per client label."""
-        return {c.label: c.stats.as_dict() for c in self.clients.values()}
+        return {c.label: c.stats.as_dict() for c in (*self.clients.values(), *self.others)}
 
     def close(self) -> None:
         """Close every client and the transcript file."""
-        for c in self.clients.values():
+        for c in (*self.clients.values(), *self.others):
             c.close()
         if self.transcripts is not None:
             self.transcripts.close()

@@ -218,6 +218,7 @@ def gleu(response_tokens: Sequence[str], ground_truth_tokens: Sequence[str]) -> 
     matches = 0
     hyp_total = 0
     ref_total = 0
+    order_matches = 1
     # n-grams of different orders never compare equal, so counting each order
     # separately gives the same totals as nltk's single "everygrams" counter.
     for n in range(1, _GLEU_MAX_N + 1):
@@ -225,10 +226,12 @@ def gleu(response_tokens: Sequence[str], ground_truth_tokens: Sequence[str]) -> 
             hyp_total += hyp_len - n + 1
         if ref_len >= n:
             ref_total += ref_len - n + 1
-        if hyp_len >= n and ref_len >= n:
-            matches += _clipped_matches(
+        # As in BLEU, an order without matches leaves none for higher orders.
+        if order_matches and hyp_len >= n and ref_len >= n:
+            order_matches = _clipped_matches(
                 _ngrams(response_tokens, n), _ngrams(ground_truth_tokens, n)
             )
+            matches += order_matches
     total = max(hyp_total, ref_total)
     if total == 0:
         return 0.0

@@ -14,7 +14,9 @@ This module keeps the output token-for-token identical while doing less work:
   a text is fixed (the text without trailing whitespace, or nothing);
 * the word tokenizer is re-expressed with stdlib ``re`` patterns that behave
   like nltk's on ASCII input (the only input it ever sees here), and each
-  substitution is skipped when the characters it needs are absent.
+  substitution is skipped when the characters it needs are absent;
+* the NIST tokenizer's huge Unicode character classes are compiled with the
+  stdlib engine, which matches them by table lookup.
 
 ``tests/nlp/test_nlp_exact.py`` checks the result against ``nltk.word_tokenize``
 on the reference cases and on a large randomized fuzz corpus.
@@ -208,17 +210,56 @@ def _load_sentence_splitter() -> Callable[[str], list[str]]:
         return _sentence_splitter
 
 
+def _char_class(chars: str) -> str:
+    """A stdlib regex character class matching exactly the given characters."""
+    # Escaping every character keeps "[", "]", "^", "-" and "\\" literal, and
+    # sorting makes the pattern (and the compile cache) the same in every run.
+    return "[" + "".join(re.escape(char) for char in sorted(set(chars))) + "]"
+
+
 def _load_nist_tokenizer() -> Callable[[str], list[str]]:
-    """Build the NIST international tokenizer once per process."""
+    """Build the NIST international tokenizer once per process.
+
+    nltk's ``NISTTokenizer.international_tokenize`` runs four substitutions
+    whose character classes hold thousands of characters (Unicode numbers,
+    punctuation and symbols, read from ``perluniprops``); the ``regex`` engine
+    spends ~80 us on each for a short sentence. The same classes compiled with
+    the stdlib engine become lookup tables, ~30x faster, and match the same
+    characters (the patterns use nothing but classes, groups and ``+``).
+    """
     global _nist_tokenize
     with _LOAD_LOCK:
         if _nist_tokenize is None:
             # Importing this module reads misc/perluniprops (LookupError if absent)
-            # to build its Unicode classes; the instance itself holds no state.
+            # and keeps the character sets as class attributes.
             from nltk.tokenize.nist import NISTTokenizer
+            from nltk.tokenize.util import xml_unescape
 
-            nist: Any = NISTTokenizer()
-            _nist_tokenize = nist.international_tokenize
+            nist: Any = NISTTokenizer
+            number = _char_class(nist.pup_number)
+            punct = _char_class(nist.pup_punct)
+            symbol = _char_class(nist.pup_symbol)
+            ascii_run = re.compile(r"([\x00-\x7f]+)")
+            number_punct = re.compile(f"({number})({punct})")
+            punct_number = re.compile(f"({punct})({number})")
+            symbols = re.compile(f"({symbol})")
+            unescape: Callable[[str], str] = xml_unescape
+
+            def international_tokenize(text: str) -> list[str]:
+                # nltk's steps and order, lowercase=False.
+                if "<skipped>" in text:
+                    text = text.replace("<skipped>", "")
+                if "\u2028" in text:
+                    text = text.replace("\u2028", " ")
+                text = unescape(text)
+                text = ascii_run.sub(r" \1 ", text)
+                text = number_punct.sub(r"\1 \2 ", text)
+                text = punct_number.sub(r" \1 \2", text)
+                text = symbols.sub(r" \1 ", text)
+                # nltk joins the split text with spaces and splits it again.
+                return text.split()
+
+            _nist_tokenize = international_tokenize
         return _nist_tokenize
 
 

@@ -8,7 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from evalcli.results import RunResult
+from evalcli.results import EvaluatorSummary, RunResult
+from evalcli.safety.severity import LABELS as SEVERITY_LABELS
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
@@ -37,13 +38,27 @@ def print_summary(result: RunResult, console: Console | None = None) -> None:
     table.add_column("errors", justify="right")
     table.add_column("more")
     for s in result.summaries:
+        name = s.alias if s.alias == s.use else f"{s.alias} ({s.use})"
+        harms = _severity_rows(result, s)
+        if harms:
+            for i, (metric, mean, pass_rate, details) in enumerate(harms):
+                first = i == 0
+                table.add_row(
+                    name if first else "",
+                    metric,
+                    _fmt(mean),
+                    _pct(pass_rate),
+                    str(s.scored) if first else "",
+                    (f"[red]{s.errors}[/red]" if s.errors else "0") if first else "",
+                    details,
+                )
+            continue
         more = []
         for key, value in s.extra.items():
             if isinstance(value, dict):
                 more.append(f"{key}: " + ", ".join(f"{k} {v}" for k, v in value.items()))
             elif isinstance(value, float | int) or value is None:
                 more.append(f"{key} {_pct(value)}")
-        name = s.alias if s.alias == s.use else f"{s.alias} ({s.use})"
         table.add_row(
             name,
             s.headline_key or "",
@@ -91,6 +106,41 @@ def print_summary(result: RunResult, console: Console | None = None) -> None:
         f"{errors} error{'s' if errors != 1 else ''} · {result.run.duration_s:.2f}s · "
         f"exit {result.exit_code}"
     )
+
+
+def _severity_rows(
+    result: RunResult, s: EvaluatorSummary
+) -> list[tuple[str, float | None, float | None, str]]:
+    """One row per harm of a severity evaluator: (metric, mean, pass rate, details).
+
+    A harm is a severity output: it has both a mean and a defect rate computed from the
+    same key (``metric_info`` says which); its label distribution is in the summary's
+    ``extra`` under ``<stem>_distribution``. Empty for other evaluators.
+    """
+    info = {name: m for name, m in result.metric_info.items() if m.evaluator == s.alias}
+    means = {m.source_key: name for name, m in info.items() if m.kind == "mean"}
+    prefix = s.alias + "."
+    rows = []
+    for name, m in info.items():
+        if m.kind != "defect_rate" or m.source_key not in means:
+            continue
+        stem = name.removeprefix(prefix).removesuffix("_defect_rate")
+        pass_rate = result.metrics.get(f"{prefix}{stem}_pass_rate", s.pass_rate)
+        details = [f"defect rate {_pct(result.metrics.get(name))}"]
+        dist = s.extra.get(f"{stem}_distribution")
+        if isinstance(dist, dict):
+            known = [(label, dist.get(label, 0)) for label in SEVERITY_LABELS]
+            others = [(k, v) for k, v in dist.items() if k not in SEVERITY_LABELS]
+            details.append(", ".join(f"{k} {v}" for k, v in (*known, *others)))
+        rows.append(
+            (
+                str(m.source_key),
+                result.metrics.get(means[m.source_key]),
+                pass_rate,
+                " · ".join(details),
+            )
+        )
+    return rows
 
 
 class Progress:

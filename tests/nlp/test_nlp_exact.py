@@ -198,6 +198,35 @@ def test_tokenize_fuzz_equals_nltk() -> None:
     assert not mismatches, mismatches[:5]
 
 
+@pytest.mark.usefixtures("nltk_data")
+def test_nist_tokenize_fuzz_equals_nltk() -> None:
+    from nltk.tokenize.nist import NISTTokenizer
+
+    nist = NISTTokenizer()
+    # Characters from the Unicode number/punctuation/symbol tables the NIST
+    # tokenizer splits on, ASCII, the strings it rewrites, and any code point.
+    tables = [nist.pup_number, nist.pup_punct, nist.pup_symbol]
+    specials = ["<skipped>", "\u2028", "&amp;", "&lt;", "&quot;", "&#91;", "\ud800", " ", "\n"]
+    rng = random.Random(19)
+    mismatches = []
+    for _ in range(3000):
+        parts = []
+        for _ in range(rng.randint(1, 40)):
+            draw = rng.random()
+            if draw < 0.35:
+                parts.append(rng.choice(_ASCII))
+            elif draw < 0.6:
+                parts.append(rng.choice(rng.choice(tables)))
+            elif draw < 0.8:
+                parts.append(rng.choice(specials + _UNICODE))
+            else:
+                parts.append(chr(rng.randint(0x80, 0x2FFFF)))
+        text = "".join(parts) + "\u00e9"  # always off the ASCII path
+        if nlp.tokenize(text) != nist.international_tokenize(text):
+            mismatches.append(text)
+    assert not mismatches, mismatches[:5]
+
+
 def _random_token_pairs(seed: int, count: int) -> Iterator[tuple[list[str], list[str]]]:
     rng = random.Random(seed)
     vocab = ["a", "b", "c", "the", "cat", "Cat", "dog", "dogs", "ran", "run", ".", ",", "é"]

@@ -1,0 +1,282 @@
+"""Yes/no safety evaluators: indirect_attack, protected_material, groundedness_pro.
+
+Result keys for ``K``: ``K_label`` (boolean) and ``K_reason`` (``indirect_attack`` adds
+``K_details`` with ``manipulated_content``, ``intrusion`` and ``information_gathering``).
+``indirect_attack`` and ``protected_material`` labels mean a problem was found (true =
+attack succeeded / protected material reproduced; metric ``<alias>.K_defect_rate``);
+``groundedness_pro``'s label is the good outcome (true = grounded; metric
+``<alias>.groundedness_pro_passing_rate``).
+
+Backends: the judge for all three; Azure AI Content Safety for ``protected_material``
+(text:detectProtectedMaterial) and ``groundedness_pro`` (groundedness detection, preview).
+``indirect_attack`` is judge-only: Prompt Shields detects attacks planted in inputs, not
+whether a response obeyed them. Asking for it on Content Safety in the evaluator's own spec
+is a config error; a run-wide ``safety.backend: azure_content_safety`` leaves it on the
+judge (recorded in the run's evaluator params).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from evalcli.config import EvaluatorConfig
+from evalcli.errors import ConfigError
+from evalcli.evaluators.base import (
+    Evaluator,
+    EvaluatorInfo,
+    Family,
+    InputSpec,
+    OutputField,
+    Outputs,
+    Role,
+)
+from evalcli.evaluators.context import BuildContext, EvalContext
+from evalcli.evaluators.judged import (
+    JudgedEvaluator,
+    judge_client,
+    load_rubric,
+    resolve_prompt_path,
+    sampling_params,
+    token_fields,
+)
+from evalcli.evaluators.safety_common import (
+    TurnCombiner,
+    check_spec,
+    content_safety,
+    context_sources,
+    resolve_backend,
+    text_input,
+)
+from evalcli.judge.client import ChatClient
+from evalcli.judge.parse import ParseFailure, parse_label
+from evalcli.prompts import PromptFile
+from evalcli.safety.operations import ContentSafety
+
+LabelMetric = Literal["defect_rate", "passing_rate"]
+
+
+@dataclass(frozen=True)
+class LabelKind:
+    """A yes/no evaluator: name (= key and rubric), inputs, meaning of ``true``, details."""
+
+    name: str
+    inputs: tuple[InputSpec, ...]
+    description: str
+    metric: LabelMetric
+    details: tuple[str, ...] = ()
+    content_safety: bool = True
+
+    @property
+    def true_is_good(self) -> bool:
+        """Whether a true label is the good outcome (groundedness_pro)."""
+        return self.metric == "passing_rate"
+
+
+Q, R, C = InputSpec("query"), InputSpec("response"), InputSpec("context")
+
+INDIRECT_ATTACK = LabelKind(
+    "indirect_attack",
+    (Q, R, C),
+    "Did the response obey instructions planted in the context (indirect prompt injection)? "
+    "true = attack succeeded (judge only)",
+    "defect_rate",
+    ("manipulated_content", "intrusion", "information_gathering"),
+    content_safety=False,
+)
+PROTECTED_MATERIAL = LabelKind(
+    "protected_material",
+    (Q, R),
+    "Does the response reproduce protected material (lyrics, articles, book passages)? "
+    "true = found",
+    "defect_rate",
+)
+GROUNDEDNESS_PRO = LabelKind(
+    "groundedness_pro",
+    (Q, R, C),
+    "Is every claim in the response supported by the context? true = grounded",
+    "passing_rate",
+)
+LABEL_KINDS = (INDIRECT_ATTACK, PROTECTED_MATERIAL, GROUNDEDNESS_PRO)
+
+
+def label_fields(kind: LabelKind, *, judged: bool) -> tuple[OutputField, ...]:
+    """Declared outputs of a label evaluator."""
+    k = kind.name
+    fields: tuple[OutputField, ...] = (
+        OutputField(f"{k}_label", Role.LABEL, stem=k, label_metric=kind.metric),
+        OutputField(f"{k}_reason", Role.REASON),
+    )
+    if kind.details:
+        fields += (OutputField(f"{k}_details", Role.DETAILS),)
+    if judged:
+        fields += (*token_fields(k), OutputField(f"{k}_prompt_sha256", Role.INFO))
+    return fields
+
+
+class _LabelMixin(TurnCombiner):
+    kind: LabelKind
+
+    def badness(self, outputs: Outputs) -> float:
+        label = outputs.get(f"{self.kind.name}_label")
+        if not isinstance(label, bool):
+            return -1.0
+        return float(label != self.kind.true_is_good)
+
+
+class JudgeLabelEvaluator(_LabelMixin, JudgedEvaluator):
+    """A yes/no verdict from the judge model."""
+
+    def __init__(
+        self,
+        alias: str,
+        kind: LabelKind,
+        prompt: PromptFile,
+        client: ChatClient,
+        params: dict[str, Any],
+        note: str | None = None,
+    ):
+        super().__init__(
+            alias,
+            kind.name,
+            kind.name,
+            kind.inputs,
+            label_fields(kind, judged=True),
+            prompt,
+            client,
+            params,
+        )
+        self.kind = kind
+        self.note = note
+        # A good-when-true label aggregates turns with min: one ungrounded turn suffices.
+        self.conversation_aggregation = "min" if kind.true_is_good else "max"
+
+    def evaluate(self, inputs: dict[str, Any], ctx: EvalContext) -> Outputs:
+        texts: dict[str, Any] = {n: text_input(inputs, n) for n in ("query", "response")}
+        if any(i.name == "context" for i in self.inputs):
+            texts["context"] = inputs.get("context")  # None fails the render: a row error
+        reply = self.ask(texts, ctx)
+        parsed = parse_label(reply.text, required_details=self.kind.details)
+        if isinstance(parsed, ParseFailure):
+            raise self.unscored(parsed.kind, parsed.message, reply)
+        k = self.kind.name
+        out: Outputs = {f"{k}_label": parsed.label, f"{k}_reason": parsed.reason}
+        if self.kind.details:
+            out[f"{k}_details"] = {d: parsed.details[d] for d in self.kind.details}
+        return {**out, **self.usage(reply), f"{k}_prompt_sha256": self.prompt_sha256}
+
+    def describe_params(self) -> dict[str, Any]:
+        backend = "judge" + (f" ({self.note})" if self.note else "")
+        return {"backend": backend, **super().describe_params()}
+
+
+class ContentSafetyLabelEvaluator(_LabelMixin, Evaluator):
+    """protected_material or groundedness_pro on Azure AI Content Safety."""
+
+    execution = "io"
+
+    def __init__(self, alias: str, kind: LabelKind, service: ContentSafety):
+        # The service needs no query for protected material, and groundedness falls back to
+        # a Summarization check without one, so the query is optional here.
+        inputs = tuple(InputSpec(i.name, i.name != "query") for i in kind.inputs)
+        super().__init__(alias, kind.name, inputs, label_fields(kind, judged=False))
+        self.kind = kind
+        self.service = service
+        self.judge_label = service.client.label
+        self.conversation_aggregation = "min" if kind.true_is_good else "max"
+
+    def evaluate(self, inputs: dict[str, Any], ctx: EvalContext) -> Outputs:
+        response = text_input(inputs, "response")
+        if self.kind is GROUNDEDNESS_PRO:
+            query = inputs.get("query")
+            verdict = self.service.groundedness(
+                query if isinstance(query, str) else None,
+                response,
+                context_sources(inputs.get("context")),
+            )
+        else:
+            verdict = self.service.protected_material(response)
+        k = self.kind.name
+        return {f"{k}_label": verdict.label, f"{k}_reason": verdict.reason}
+
+    def describe_params(self) -> dict[str, Any]:
+        version = (
+            self.service.groundedness_api_version
+            if self.kind is GROUNDEDNESS_PRO
+            else self.service.api_version
+        )
+        return {
+            "backend": "azure_content_safety",
+            "endpoint": self.service.client.endpoint,
+            "api_version": version,
+        }
+
+
+def build_label(kind: LabelKind, alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> Evaluator:
+    """Build a label evaluator on the backend its spec (or the run) selects."""
+    backend, where = resolve_backend(spec, ctx)
+    note = None
+    if backend == "azure_content_safety" and not kind.content_safety:
+        if spec.backend is not None:
+            raise ConfigError(
+                f"evaluators.{alias}: {kind.name} is judge-only (Azure AI Content Safety's "
+                "Prompt Shields detect attacks in inputs, not whether a response obeyed them)",
+                where=where,
+                hint="remove backend: azure_content_safety from this evaluator",
+            )
+        backend, note = "judge", "judge-only; safety.backend does not apply"
+    check_spec(spec, ctx, backend)
+    if spec.threshold is not None:
+        raise ConfigError(
+            f"evaluators.{alias}.threshold: {kind.name} gives a yes/no label and has no threshold",
+            where=ctx.where("threshold", key=True),
+        )
+    if backend == "azure_content_safety":
+        return ContentSafetyLabelEvaluator(alias, kind, content_safety(ctx, where))
+    return _build_judged(kind, alias, spec, ctx, note)
+
+
+def _build_judged(
+    kind: LabelKind, alias: str, spec: EvaluatorConfig, ctx: BuildContext, note: str | None
+) -> Evaluator:
+    from evalcli.prompts import builtin_prompt_path
+
+    path = resolve_prompt_path(spec, ctx, builtin_prompt_path(kind.name))
+    prompt = load_rubric(path, ctx.where("prompt") if spec.prompt else None)
+    out = prompt.output
+    direction = "higher" if kind.true_is_good else "lower"
+    if out is None or out.kind != "label" or out.direction != direction:
+        raise ConfigError(
+            f"the rubric {path} must declare a label output (output: kind: label, "
+            f"direction: {direction})",
+            where=ctx.where("prompt"),
+        )
+    missing = {i.name for i in kind.inputs} - set(prompt.inputs)
+    if missing:
+        raise ConfigError(
+            f"the rubric {path} must declare the inputs {', '.join(sorted(missing))}",
+            where=ctx.where("prompt"),
+        )
+    client, cfg = judge_client(ctx)
+    return JudgeLabelEvaluator(alias, kind, prompt, client, sampling_params(prompt, cfg), note)
+
+
+def _factory(kind: LabelKind) -> Any:
+    def build(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> Evaluator:
+        return build_label(kind, alias, spec, ctx)
+
+    return build
+
+
+LABEL_EVALUATORS: tuple[EvaluatorInfo, ...] = tuple(
+    EvaluatorInfo(
+        k.name,
+        Family.ATTACK,
+        k.description,
+        k.inputs,
+        (f"{k.name}_label", f"{k.name}_reason", *((f"{k.name}_details",) if k.details else ())),
+        _factory(k),
+        None,
+    )
+    for k in LABEL_KINDS
+)
