@@ -239,7 +239,7 @@ class RougeEvaluator(Evaluator):
         return {**self.params.model_dump(), "f1_score_threshold": self.f_threshold}
 
     def warm_up(self) -> None:
-        """Build the ROUGE scorer now (before the runner forks its workers)."""
+        """Prepare ROUGE's tables now (before the runner forks its workers)."""
         from evalcli.nlp import preload
 
         preload(["rouge"])
