@@ -67,6 +67,16 @@ def synthetic_results(rows: int, evaluators: int, seed: int, shift: float = 0.0)
     }
 
 
+# The console script, with `compare` mounted even before evalcli.cli mounts it itself.
+_CLI = """
+from evalcli.cli import app
+from evalcli.cli.compare_cmd import register
+if not any(c.name == "compare" for c in app.registered_commands):
+    register(app)
+app(prog_name="evalcli")
+"""
+
+
 def _info(alias: str, kind: str, direction: str, source: str | None) -> dict[str, Any]:
     return {"evaluator": alias, "kind": kind, "direction": direction, "source_key": source}
 
@@ -90,9 +100,21 @@ def main() -> None:
         lib = time.perf_counter() - t
         tested = sum(m.ci_low is not None for m in report.comparisons[0].metrics)
         t = time.perf_counter()
-        cli = [sys.executable, "-m", "evalcli", "compare", str(base), str(cand), "-f", "json"]
         proc = subprocess.run(
-            [*cli, "--resamples", str(args.resamples)], capture_output=True, check=False
+            [
+                sys.executable,
+                "-c",
+                _CLI,
+                "compare",
+                str(base),
+                str(cand),
+                "-f",
+                "json",
+                "--resamples",
+                str(args.resamples),
+            ],
+            capture_output=True,
+            check=False,
         )
         wall = time.perf_counter() - t
     print(

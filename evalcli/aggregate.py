@@ -93,7 +93,10 @@ class _EvalAgg:
 class Aggregator:
     """Accumulates outcomes (one call per (row, evaluator)) into run metrics."""
 
-    def __init__(self, evaluators: list[Evaluator]):
+    def __init__(self, evaluators: list[Evaluator], has_target: bool = False):
+        self.has_target = has_target
+        self.target_calls = 0
+        self.target_errors = 0
         self._aggs: dict[str, _EvalAgg] = {}
         for ev in evaluators:
             specs = metric_specs(ev)
@@ -144,15 +147,20 @@ class Aggregator:
             if isinstance(v, int):
                 agg.tokens[counter] = agg.tokens.get(counter, 0) + v
 
+    def add_target(self, failed: bool) -> None:
+        """Account for one target call (a failed call counts as an error like any other)."""
+        self.target_calls += 1
+        self.target_errors += failed
+
     @property
     def total_errors(self) -> int:
-        """Failed (row, evaluator) evaluations so far (composite members count one each)."""
-        return sum(a.errors for a in self._aggs.values())
+        """Failed evaluations and target calls so far (composite members count one each)."""
+        return sum(a.errors for a in self._aggs.values()) + self.target_errors
 
     @property
     def total_pairs(self) -> int:
-        """(row, evaluator) evaluations accounted so far (composite members count one each)."""
-        return sum(a.pairs for a in self._aggs.values())
+        """Evaluations and target calls accounted so far (composite members count one each)."""
+        return sum(a.pairs for a in self._aggs.values()) + self.target_calls
 
     def token_usage(self) -> dict[str, dict[str, int]]:
         """Token totals per alias: ``{alias: {prompt_tokens, completion_tokens}}``."""
@@ -168,11 +176,23 @@ class Aggregator:
 
     def metrics(self) -> dict[str, float | None]:
         """``<alias>.<key>`` -> value (None when no row was scored)."""
-        return {s.name: s.value for a in self._aggs.values() for s in a.specs}
+        out = {s.name: s.value for a in self._aggs.values() for s in a.specs}
+        if self.has_target:
+            out["target.error_count"] = self.target_errors
+        return out
 
     def metric_info(self) -> dict[str, MetricInfo]:
         """Meaning and direction of every metric."""
-        return {
+        target = (
+            {
+                "target.error_count": MetricInfo(
+                    evaluator="target", kind="error_count", direction="lower"
+                )
+            }
+            if self.has_target
+            else {}
+        )
+        return target | {
             s.name: MetricInfo(
                 evaluator=alias,
                 kind=s.kind,

@@ -65,6 +65,15 @@ class _Collector:
         self.on_row = on_row
 
     def write(self, row: RowResult) -> None:
+        if self.agg.has_target:
+            err = row.target_error
+            self.agg.add_target(err is not None)
+            if err is not None:
+                self.errors.append(
+                    ErrorRecord(
+                        line=row.line, evaluator="target", kind=err.kind, message=err.message
+                    )
+                )
         for alias, outcome in row.outcomes.items():
             self.agg.add(alias, outcome)
             if isinstance(outcome, RowError):
@@ -128,7 +137,7 @@ def run(
         for client in pool.clients.values():
             if client.role == "judge":
                 client.transcripts = writer
-    agg = Aggregator([b.evaluator for b in plan.evaluators])
+    agg = Aggregator([b.evaluator for b in plan.evaluators], has_target=plan.target is not None)
     files = ResultFiles(plan, plan.output_dir) if write_files else None
     sink = _Collector(agg, files, keep_rows, on_row)
     try:
@@ -142,6 +151,8 @@ def run(
     finally:
         if isinstance(pool, ClientPool):
             pool.close()
+        if plan.target is not None:
+            plan.target.close()
     return result
 
 
@@ -204,6 +215,14 @@ def _usage(plan: RunPlan, agg: Aggregator) -> dict[str, Any]:
     per_eval = agg.token_usage()
     pool = plan.services.get("clients")
     clients = pool.usage() if isinstance(pool, ClientPool) else {}
+    target_usage = plan.target.usage() if plan.target is not None else {}
+    if plan.target is not None and plan.target.kind == "http" and target_usage:
+        # (chat targets are pool clients already; python targets make no remote calls)
+        clients[f"target {plan.target.kind}"] = {
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            **plan.target.usage(),
+        }
     if not per_eval and not clients:
         return {}
     total = {

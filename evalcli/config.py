@@ -187,6 +187,80 @@ class GateConfig(_Model):
         return self
 
 
+class _TargetCommon(_Model):
+    timeout_s: Annotated[float, Field(gt=0)] = 60.0
+    max_retries: Annotated[int, Field(ge=0, le=50)] = 8
+    max_retry_time_s: Annotated[float, Field(gt=0)] = 300.0
+    concurrency: Annotated[int, Field(ge=1, le=1024)] | None = None
+
+
+class HttpTargetConfig(_TargetCommon):
+    """The app under test behind an HTTP JSON endpoint (e.g. an Azure ML online endpoint)."""
+
+    type: Literal["http"]
+    url: str
+    method: Literal["POST", "PUT", "GET"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = None
+    outputs: dict[str, str]
+
+    @field_validator("outputs")
+    @classmethod
+    def _some_outputs(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("name at least one output field (e.g. answer: output)")
+        return value
+
+
+class ChatTargetConfig(_TargetCommon):
+    """The app under test as an OpenAI / Azure OpenAI chat deployment with a system message."""
+
+    type: Literal["chat"]
+    provider: Literal["azure_openai", "openai"]
+    endpoint: str | None = None
+    deployment: str | None = None
+    api_version: str = "2024-10-21"
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    model: str | None = None
+    system: str | None = None
+    user: str
+    temperature: float = 0.0
+    max_tokens: Annotated[int, Field(ge=1)] = 800
+
+    def connection(self) -> JudgeConfig:
+        """The same connection settings in the judge's model (shared client code)."""
+        return JudgeConfig(
+            type=self.provider,
+            endpoint=self.endpoint,
+            deployment=self.deployment,
+            api_version=self.api_version,
+            api_key=self.api_key,
+            base_url=self.base_url,
+            model=self.model,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            timeout_s=self.timeout_s,
+            max_retries=self.max_retries,
+            max_retry_time_s=self.max_retry_time_s,
+            concurrency=self.concurrency,
+        )
+
+
+class PythonTargetConfig(_Model):
+    """The app under test as a Python callable (runs user code in-process)."""
+
+    type: Literal["python"]
+    function: str
+    inputs: dict[str, str] = Field(default_factory=dict)
+    concurrency: Annotated[int, Field(ge=1, le=1024)] | None = None
+
+
+TargetConfig = Annotated[
+    HttpTargetConfig | ChatTargetConfig | PythonTargetConfig, Field(discriminator="type")
+]
+
+
 class RunConfig(_Model):
     """The whole run configuration file."""
 
@@ -195,6 +269,7 @@ class RunConfig(_Model):
     columns: dict[str, str] = Field(default_factory=dict)
     evaluators: dict[str, EvaluatorConfig]
     judge: JudgeConfig | None = None
+    target: TargetConfig | None = None
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
     run: RunSettings = Field(default_factory=RunSettings)
     output: OutputConfig = Field(default_factory=OutputConfig)
@@ -354,6 +429,8 @@ def did_you_mean(word: str, options: list[str] | tuple[str, ...] | set[str]) -> 
     return "did you mean " + " or ".join(repr(c) for c in close) + "?"
 
 
+_TARGET_TAGS = {"http", "chat", "python"}
+
 _TYPE_WORDS = {
     "float_parsing": "a number",
     "float_type": "a number",
@@ -376,7 +453,14 @@ def pydantic_to_config_error(
     """Turn the first pydantic error into one readable :class:`ConfigError`."""
     errors = exc.errors(include_input=False, include_url=False)
     err = errors[0]
-    loc: Loc = (*prefix, *(p for p in err["loc"] if not _is_union_tag(p)))
+    raw_loc = [p for p in err["loc"] if not _is_union_tag(p)]
+    # Discriminated unions (target: http | chat | python) add the tag to the location.
+    raw_loc = [
+        p
+        for i, p in enumerate(raw_loc)
+        if not (i > 0 and raw_loc[i - 1] == "target" and p in _TARGET_TAGS)
+    ]
+    loc: Loc = (*prefix, *raw_loc)
     etype = err["type"]
     key = _dotted(loc)
     more = (
@@ -385,13 +469,22 @@ def pydantic_to_config_error(
         else ""
     )
     if etype == "extra_forbidden":
-        allowed = _allowed_keys(model, loc[len(prefix) : -1])
+        allowed = _allowed_keys(model, tuple(err["loc"][:-1]))
         hint = did_you_mean(str(loc[-1]), allowed) if allowed else None
         if allowed and not hint:
             hint = "allowed keys: " + ", ".join(sorted(allowed))
         return ConfigError(f"unknown key {key!r}{more}", where=smap.where(loc, key=True), hint=hint)
     if etype == "missing":
         return ConfigError(f"missing required key {key!r}{more}", where=smap.where(loc[:-1]))
+    if etype == "union_tag_invalid":
+        ctx = err.get("ctx", {})
+        return ConfigError(
+            f"{_dotted(loc)}.{ctx.get('discriminator', 'type').strip(chr(39))} must be one of "
+            f"{ctx.get('expected_tags', '')}, got {ctx.get('tag')!r}{more}",
+            where=smap.where((*loc, "type")),
+        )
+    if etype == "union_tag_not_found":
+        return ConfigError(f"{key} needs 'type'{more}", where=smap.where(loc))
     if etype in _TYPE_WORDS:
         msg = f"{key} must be {_TYPE_WORDS[etype]}"
     elif etype == "literal_error":
@@ -426,17 +519,43 @@ def _allowed_keys(model: type[BaseModel], loc: Loc) -> set[str]:
     for part in loc:
         if isinstance(part, int):
             continue
+        members = _union_models(current)
+        if len(members) > 1:
+            # A discriminated union: pydantic put the member's tag into the location.
+            chosen = [m for m in members if part in _literal_tags(m)]
+            if chosen:
+                current = chosen[0]
+                continue
         if isinstance(current, type) and issubclass(current, BaseModel):
             field = current.model_fields.get(str(part))
             if field is None:
                 # A dict field: the key is an arbitrary name (an evaluator alias, say).
                 continue
-            current = _unwrap(field.annotation)
+            current = field.annotation
         else:
             current = _unwrap(current)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return set(current.model_fields)
+    members = _union_models(current)
+    if len(members) == 1:
+        return set(members[0].model_fields)
     return set()
+
+
+def _union_models(annotation: Any) -> list[type[BaseModel]]:
+    """The BaseModel classes an annotation may hold (through Optional/Annotated/unions)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    out: list[type[BaseModel]] = []
+    for arg in getattr(annotation, "__args__", ()) or ():
+        out += _union_models(arg)
+    origin_meta = getattr(annotation, "__origin__", None)
+    if origin_meta is not None and not out:
+        out += _union_models(origin_meta)
+    return out
+
+
+def _literal_tags(model: type[BaseModel]) -> tuple[Any, ...]:
+    field = model.model_fields.get("type")
+    return tuple(getattr(field.annotation, "__args__", ())) if field is not None else ()
 
 
 def _unwrap(annotation: Any) -> Any:

@@ -21,6 +21,7 @@ from evalcli.evaluators.base import Evaluator
 from evalcli.evaluators.context import BuildContext
 from evalcli.mapping import Ref, parse_ref
 from evalcli.registry import Registry, default_registry
+from evalcli.targets.base import Target
 
 
 @dataclass
@@ -54,6 +55,7 @@ class RunPlan:
     metric_names: list[str]
     services: dict[str, Any] = field(default_factory=dict)
     io_threads: int = 8
+    target: Target | None = None
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -113,6 +115,9 @@ def build_plan(
 
     # 3. Mappings, checked against a scan of the whole dataset.
     column_refs = _parse_mapping(cfg.columns, loaded, ("columns",))
+    from evalcli.targets import build_target
+
+    target = build_target(loaded, pool, opts.concurrency or cfg.run.concurrency)
     bound: list[BoundEvaluator] = []
     for alias, spec, ev, use in built:
         own = _parse_mapping(spec.columns, loaded, ("evaluators", alias, "columns"))
@@ -141,8 +146,13 @@ def build_plan(
         {r.path for r in column_refs.values() if r.source == "data"}
         | {r.path for b in bound for r in b.refs.values() if r.source == "data"}
     )
+    if target is not None:
+        data_paths = sorted(set(data_paths) | set(target.data_paths()))
     scan = dataset.scan(data_paths)
     _check_refs(loaded, scan, column_refs, bound)
+    if target is not None:
+        target.check_columns(scan, loaded)
+        _check_target_fields(loaded, target, column_refs, bound)
 
     # 4. Gates name metrics that will exist.
     metric_names = [s.name for b in bound for s in metric_specs(b.evaluator)]
@@ -186,6 +196,7 @@ def build_plan(
         metric_names=metric_names,
         services=services,
         io_threads=min(1024, io_threads),
+        target=target,
     )
 
 
@@ -202,10 +213,11 @@ def _parse_mapping(
                 hint="write ${data.<column>} (dotted paths reach into objects and lists, e.g. "
                 "${data.messages.1.content}) or ${target.<field>}",
             )
-        if ref.source == "target" and "target" not in type(loaded.config).model_fields:
+        if ref.source == "target" and loaded.config.target is None:
             raise MappingError(
                 f"{'.'.join(loc)}.{name}: {ref.text} needs a target: section",
                 where=loaded.where(*loc, name),
+                hint="add target: (type http, chat or python) to call the app under test",
             )
         out[name] = ref
     return out
@@ -266,6 +278,30 @@ def _check_nltk(uses: list[str]) -> None:
             f"NLTK data missing for {', '.join(users)}: {', '.join(missing)}",
             hint=nltk_data.hint(missing),
         )
+
+
+def _check_target_fields(
+    loaded: LoadedConfig, target: Target, column_refs: dict[str, Ref], bound: list[BoundEvaluator]
+) -> None:
+    """``${target.x}`` must name a field the target produces (when that is known up front)."""
+    if not target.fields:
+        return  # python targets: fields are whatever the function returns
+    places: list[tuple[tuple[str, ...], Ref]] = [
+        (("columns", n), r) for n, r in column_refs.items()
+    ]
+    places += [
+        (("evaluators", b.alias, "columns", n), r)
+        for b in bound
+        for n, r in b.refs.items()
+        if not r.implicit and n in b.spec.columns
+    ]
+    for loc, ref in places:
+        if ref.source == "target" and ref.path[0] not in target.fields:
+            raise MappingError(
+                f"{'.'.join(loc)}: {ref.text} is not an output of the {target.kind} target",
+                where=loaded.where(*loc),
+                hint="target outputs: " + ", ".join(target.fields),
+            )
 
 
 def check_writable(out_dir: Path, where: str | None) -> None:

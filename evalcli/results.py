@@ -37,6 +37,7 @@ class RowResult:
     data: dict[str, Any]
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     target: dict[str, Any] | None = None
+    target_error: RowError | None = None
 
     def flat(self) -> dict[str, Any]:
         """The reference SDK's flat layout: ``inputs.<col>``, ``outputs.<alias>.<key>``."""
@@ -46,6 +47,9 @@ class RowResult:
         if self.target is not None:
             for key, value in self.target.items():
                 out[f"outputs.{key}"] = value
+        if self.target_error is not None:
+            out["outputs.target.error"] = self.target_error.message
+            out["outputs.target.error_kind"] = self.target_error.kind
         for alias, outcome in self.outcomes.items():
             prefix = f"outputs.{alias}."
             if isinstance(outcome, RowError):

@@ -1,4 +1,4 @@
-"""Execute a run plan: (row x evaluator) tasks, ordered results, bounded memory.
+"""Execute a run plan: target calls and (row x evaluator) tasks, ordered results, bounded memory.
 
 Concurrency lives here and nowhere else:
 
@@ -6,7 +6,10 @@ Concurrency lives here and nowhere else:
   pool of forked worker processes — threads cannot use a second core because of the GIL. The
   parent warms every evaluator (loads tokenizers and WordNet) *before* forking, so workers
   share those tables copy-on-write instead of each loading them again.
-* I/O-bound evaluators (judge calls) run in a thread pool sized by the concurrency setting.
+* I/O-bound evaluators (judge calls) run in a thread pool sized by the judges' concurrency.
+* The target (the app under test) has its own thread pool (``target.concurrency``). A row's
+  evaluators that read ``${target.…}`` start as soon as that row's target answer arrives; the
+  others start at once. There is no barrier between a "target phase" and a "judge phase".
 * The main thread reads rows, dispatches tasks, collects outcomes from one queue and emits
   rows to the sink strictly in input order. At most ``window`` rows are in flight, which
   bounds memory however large the dataset is.
@@ -16,20 +19,29 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from evalcli.dataset import MISSING, Row
+from evalcli.dataset import Row
 from evalcli.errors import RemoteError, RowError
-from evalcli.evaluators.base import Evaluator
 from evalcli.evaluators.context import EvalContext
 from evalcli.plan import BoundEvaluator, RunPlan
-from evalcli.results import Outcome, PartialOutcome, RowResult
+from evalcli.results import Outcome, RowResult
+from evalcli.tasks import (
+    WORKER_EVALUATORS,
+    CpuBatch,
+    CpuResult,
+    CpuWork,
+    evaluate_safely,
+    merge_members,
+    resolve_inputs,
+    run_cpu_batch,
+    worker_init,
+)
 
 CPU_BATCH_ROWS = 32
 INLINE_CPU_BELOW = 256  # (row x cpu evaluator) pairs: below this, forking costs more than it saves
@@ -55,46 +67,6 @@ class RunStats:
     started: float = field(default_factory=time.monotonic)
 
 
-# --- CPU worker side -------------------------------------------------------------------
-
-_WORKER_EVALUATORS: list[Evaluator] = []
-
-CpuWork = list[tuple[int, dict[str, Any]]]  # (index into _WORKER_EVALUATORS, inputs)
-CpuBatch = list[tuple[int, CpuWork]]  # (row line, work)
-CpuResult = list[tuple[int, list[tuple[int, Outcome]]]]
-
-
-def _worker_init() -> None:
-    # Ctrl-C is handled by the parent, which shuts the pool down cleanly.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def run_cpu_batch(batch: CpuBatch, evaluators: list[Evaluator] | None = None) -> CpuResult:
-    """Evaluate a batch of rows with the CPU-bound evaluators (in a worker or inline)."""
-    evs = _WORKER_EVALUATORS if evaluators is None else evaluators
-    out: CpuResult = []
-    for line, work in batch:
-        ctx = EvalContext(line)  # shared by this row's evaluators: tokenize each text once
-        results = [(idx, evaluate_safely(evs[idx], inputs, ctx)) for idx, inputs in work]
-        out.append((line, results))
-    return out
-
-
-def evaluate_safely(ev: Evaluator, inputs: dict[str, Any], ctx: EvalContext) -> Outcome:
-    """Run one evaluation; any exception becomes a row error (fatal remote errors excepted)."""
-    try:
-        return ev.evaluate(inputs, ctx)
-    except RowError as exc:
-        return exc
-    except RemoteError:
-        raise
-    except Exception as exc:  # isolate the failure to this (row, evaluator) pair
-        return RowError("evaluator-exception", f"{type(exc).__name__}: {exc}")
-
-
-# --- parent side -----------------------------------------------------------------------
-
-
 @dataclass
 class _RowState:
     result: RowResult
@@ -108,8 +80,8 @@ class Runner:
     Args:
         plan: The validated plan.
         sink: Receives rows in input order.
-        on_outcome: Called for every (alias, outcome) as rows are emitted (metrics).
         progress: Called with (rows done, rows total) from the main thread.
+        should_stop: Polled between batches of work; True stops the run as interrupted.
     """
 
     def __init__(
@@ -124,91 +96,87 @@ class Runner:
         self.progress = progress
         self.should_stop = should_stop or (lambda: False)
         self.bound = plan.evaluators
-        self.cpu = [b for b in self.bound if b.evaluator.execution == "cpu"]
-        self.io = [b for b in self.bound if b.evaluator.execution != "cpu" or b.evaluator.members]
+        self.target = plan.target
+        self.cpu = [
+            b for b in self.bound if b.evaluator.execution == "cpu" and not b.evaluator.members
+        ]
         self._cpu_index = {b.alias: i for i, b in enumerate(self.cpu)}
+        self._by_alias = {b.alias: b for b in self.bound}
+        # Evaluators that read the target's outputs wait for it; the others start at once.
+        self._after_target = [
+            b for b in self.bound if any(r.source == "target" for r in b.refs.values())
+        ]
+        self._at_once = [b for b in self.bound if b not in self._after_target]
         self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-        self._outstanding = 0  # submitted async items (CPU batches, I/O tasks) not yet received
+        self._outstanding = 0  # submitted async items not yet received from the queue
+        self._states: dict[int, _RowState] = {}
+        self._ready: dict[int, RowResult] = {}
+        self._batch: CpuBatch = []
+        self._pool: ProcessPoolExecutor | None = None
+        self._threads: ThreadPoolExecutor | None = None
+        self._target_threads: ThreadPoolExecutor | None = None
+
+    # -- main loop -------------------------------------------------------------------------
 
     def run(self) -> RunStats:
         """Execute every row; returns when all rows were emitted, or on a fatal error."""
         stats = RunStats()
         total = self.plan.scan.rows
-        pool = self._start_process_pool(total)
-        threads = (
-            ThreadPoolExecutor(
+        self._pool = self._start_process_pool(total)
+        if any(b.evaluator.execution != "cpu" or b.evaluator.members for b in self.bound):
+            self._threads = ThreadPoolExecutor(
                 max_workers=max(1, self.plan.io_threads), thread_name_prefix="evalcli-io"
             )
-            if self.io
-            else None
-        )
-        window = max(256, 4 * self.plan.io_threads, 4 * CPU_BATCH_ROWS * max(1, self.plan.workers))
-        states: dict[int, _RowState] = {}
-        ready: dict[int, RowResult] = {}
+        if self.target is not None:
+            self._target_threads = ThreadPoolExecutor(
+                max_workers=max(1, self.target.concurrency), thread_name_prefix="evalcli-target"
+            )
+        in_flight = max(self.plan.io_threads, self.target.concurrency if self.target else 0)
+        window = max(256, 4 * in_flight, 4 * CPU_BATCH_ROWS * max(1, self.plan.workers))
         rows: Iterator[Row] = iter(self.plan.dataset.rows())
         exhausted = False
         next_emit = 1
-        batch: CpuBatch = []
         last_progress = 0.0
-
-        def flush_batch() -> None:
-            nonlocal batch
-            if not batch:
-                return
-            todo, batch = batch, []
-            if pool is None:
-                self._apply_cpu(run_cpu_batch(todo, [b.evaluator for b in self.cpu]), states, ready)
-                return
-            self._outstanding += 1
-            fut = pool.submit(run_cpu_batch, todo)
-            fut.add_done_callback(lambda f: self._queue.put(("cpu", f)))
-
         try:
             while True:
                 if self.should_stop():
                     stats.interrupted = True
                     break
-                # Feed rows while the window has room.
-                while not exhausted and len(states) + len(ready) < window:
+                while not exhausted and len(self._states) + len(self._ready) < window:
                     try:
                         row = next(rows)
                     except StopIteration:
                         exhausted = True
                         break
-                    self._dispatch(row, states, ready, batch, threads)
-                    if len(batch) >= CPU_BATCH_ROWS:
-                        flush_batch()
-                if exhausted or len(states) + len(ready) >= window:
-                    flush_batch()
-                # Emit finished rows in order.
-                while next_emit in ready:
-                    self.sink.write(ready.pop(next_emit))
+                    self._dispatch(row)
+                    if len(self._batch) >= CPU_BATCH_ROWS:
+                        self._flush_batch()
+                if self._batch and (
+                    exhausted
+                    or self._outstanding == 0
+                    or len(self._states) + len(self._ready) >= window
+                ):
+                    self._flush_batch()
+                while next_emit in self._ready:
+                    self.sink.write(self._ready.pop(next_emit))
                     next_emit += 1
                     stats.rows_done += 1
                 now = time.monotonic()
-                if self.progress and (now - last_progress > 0.1 or (exhausted and not states)):
+                if self.progress and now - last_progress > 0.1:
                     self.progress(stats.rows_done, total)
                     last_progress = now
-                if exhausted and not states and not ready:
+                if exhausted and not self._states and not self._ready:
                     break
                 if self._outstanding == 0:
                     continue  # everything dispatched so far finished inline: feed more rows
-                # Wait for at least one outcome, then drain whatever else arrived.
                 try:
                     item = self._queue.get(timeout=0.5)
                 except queue.Empty:
                     continue
                 while True:
-                    kind, payload = item
-                    self._outstanding -= 1
-                    if kind == "cpu":
-                        self._apply_cpu(payload.result(), states, ready)
-                    elif kind == "io":
-                        line, alias, outcome, member = payload
-                        if isinstance(outcome, RemoteError):
-                            stats.fatal = outcome
-                        else:
-                            self._settle(line, alias, outcome, states, ready, member)
+                    fatal = self._receive(*item)
+                    if fatal is not None:
+                        stats.fatal = fatal
                     try:
                         item = self._queue.get_nowait()
                     except queue.Empty:
@@ -220,17 +188,165 @@ class Runner:
         finally:
             if self.progress:
                 self.progress(stats.rows_done, total)
-            if threads is not None:
-                threads.shutdown(wait=not (stats.interrupted or stats.fatal), cancel_futures=True)
-            if pool is not None:
-                pool.shutdown(wait=not stats.interrupted, cancel_futures=True)
-            _WORKER_EVALUATORS.clear()
+            abrupt = stats.interrupted or stats.fatal is not None
+            for pool in (self._target_threads, self._threads):
+                if pool is not None:
+                    pool.shutdown(wait=not abrupt, cancel_futures=True)
+            if self._pool is not None:
+                self._pool.shutdown(wait=not stats.interrupted, cancel_futures=True)
+            WORKER_EVALUATORS.clear()
         return stats
 
-    # -- helpers ---------------------------------------------------------------------------
+    def _receive(self, kind: str, payload: Any) -> RemoteError | None:
+        """Apply one item from the completion queue; returns a fatal error if it is one."""
+        self._outstanding -= 1
+        if kind == "cpu":
+            self._apply_cpu(payload.result())
+            return None
+        if kind == "target":
+            line, outcome = payload
+            if isinstance(outcome, RemoteError):
+                return outcome
+            self._target_done(line, outcome)
+            return None
+        line, alias, outcome, member = payload
+        if isinstance(outcome, RemoteError):
+            return outcome
+        self._settle(line, alias, outcome, member)
+        return None
+
+    # -- dispatch --------------------------------------------------------------------------
+
+    def _dispatch(self, row: Row) -> None:
+        pending = sum(len(b.evaluator.members) or 1 for b in self.bound)
+        state = _RowState(RowResult(row.line, row.data), pending + (self.target is not None))
+        self._states[row.line] = state
+        if self.target is not None:
+            assert self._target_threads is not None
+            self._outstanding += 1
+            self._target_threads.submit(self._run_target, row.line, row.data)
+        self._dispatch_evaluators(
+            row.line, row.data, None, self._at_once if self.target is not None else self.bound
+        )
+
+    def _dispatch_evaluators(
+        self,
+        line: int,
+        data: dict[str, Any],
+        target: dict[str, Any] | None,
+        bounds: list[BoundEvaluator],
+    ) -> None:
+        work: CpuWork = []
+        for b in bounds:
+            members = b.evaluator.members
+            if members:
+                # Composite: every member is its own task; results merge under one alias.
+                self._states[line].parts[b.alias] = [None] * len(members)
+                for mi, member in enumerate(members):
+                    m_inputs = resolve_inputs(b, data, target, member)
+                    if isinstance(m_inputs, RowError):
+                        self._settle(line, b.alias, m_inputs, mi)
+                    else:
+                        self._submit_io(line, b, m_inputs, mi)
+                continue
+            inputs = resolve_inputs(b, data, target)
+            if isinstance(inputs, RowError):
+                self._settle(line, b.alias, inputs)
+            elif b.evaluator.execution == "cpu":
+                work.append((self._cpu_index[b.alias], inputs))
+            else:
+                self._submit_io(line, b, inputs)
+        if work:
+            self._batch.append((line, work))
+
+    def _submit_io(
+        self, line: int, b: BoundEvaluator, inputs: dict[str, Any], member: int | None = None
+    ) -> None:
+        assert self._threads is not None
+        self._outstanding += 1
+        self._threads.submit(self._run_io, line, b, inputs, member)
+
+    def _flush_batch(self) -> None:
+        todo, self._batch = self._batch, []
+        if self._pool is None:
+            self._apply_cpu(run_cpu_batch(todo, [b.evaluator for b in self.cpu]))
+            return
+        self._outstanding += 1
+        fut: Future[CpuResult] = self._pool.submit(run_cpu_batch, todo)
+        fut.add_done_callback(lambda f: self._queue.put(("cpu", f)))
+
+    # -- workers (threads) -----------------------------------------------------------------
+
+    def _run_io(
+        self, line: int, b: BoundEvaluator, inputs: dict[str, Any], member: int | None
+    ) -> None:
+        ev = b.evaluator if member is None else b.evaluator.members[member]
+        try:
+            outcome: Outcome | RemoteError = evaluate_safely(ev, inputs, EvalContext(line))
+        except RemoteError as exc:
+            outcome = exc
+        self._queue.put(("io", (line, b.alias, outcome, member)))
+
+    def _run_target(self, line: int, data: dict[str, Any]) -> None:
+        assert self.target is not None
+        try:
+            outcome: dict[str, Any] | RowError | RemoteError = self.target.call(data, line)
+        except (RowError, RemoteError) as exc:
+            outcome = exc
+        except Exception as exc:  # a bug in a target implementation: isolate it to the row
+            outcome = RowError("target-exception", f"{type(exc).__name__}: {exc}")
+        self._queue.put(("target", (line, outcome)))
+
+    # -- completion ------------------------------------------------------------------------
+
+    def _target_done(self, line: int, outcome: dict[str, Any] | RowError) -> None:
+        state = self._states[line]
+        if isinstance(outcome, RowError):
+            state.result.target_error = outcome
+            skipped = RowError("target-error", f"skipped: the target call failed ({outcome.kind})")
+            for b in self._after_target:
+                n = len(b.evaluator.members)
+                if n:
+                    state.parts[b.alias] = [None] * n
+                    for mi in range(n):
+                        self._settle(line, b.alias, skipped, mi)
+                else:
+                    self._settle(line, b.alias, skipped)
+        else:
+            state.result.target = outcome
+            self._dispatch_evaluators(line, state.result.data, outcome, self._after_target)
+        self._finish_task(line)
+
+    def _apply_cpu(self, result: CpuResult) -> None:
+        for line, outcomes in result:
+            for idx, outcome in outcomes:
+                self._settle(line, self.cpu[idx].alias, outcome)
+
+    def _settle(self, line: int, alias: str, outcome: Outcome, member: int | None = None) -> None:
+        state = self._states[line]
+        if member is None:
+            state.result.outcomes[alias] = outcome
+        else:
+            parts = state.parts[alias]
+            parts[member] = outcome
+            if all(p is not None for p in parts):
+                state.result.outcomes[alias] = merge_members(self._by_alias[alias].evaluator, parts)
+        self._finish_task(line)
+
+    def _finish_task(self, line: int) -> None:
+        state = self._states[line]
+        state.pending -= 1
+        if state.pending == 0:
+            del self._states[line]
+            # Keep the configured evaluator order in the row, whatever order they finished in.
+            outs = state.result.outcomes
+            state.result.outcomes = {b.alias: outs[b.alias] for b in self.bound}
+            self._ready[line] = state.result
+
+    # -- process pool ----------------------------------------------------------------------
 
     def _start_process_pool(self, total_rows: int) -> ProcessPoolExecutor | None:
-        for b in self.cpu:
+        for b in self.bound:
             warm = getattr(b.evaluator, "warm_up", None)
             if callable(warm):
                 warm()  # load tokenizers/WordNet once, before forking
@@ -242,142 +358,12 @@ class Runner:
             return None  # without fork, workers would re-import and re-load everything
         if threading.active_count() > 1:
             return None  # forking a threaded process is unsafe; stay inline
-        _WORKER_EVALUATORS[:] = [b.evaluator for b in self.cpu]
+        WORKER_EVALUATORS[:] = [b.evaluator for b in self.cpu]
         ctx = multiprocessing.get_context("fork")
         pool = ProcessPoolExecutor(
-            max_workers=self.plan.workers, mp_context=ctx, initializer=_worker_init
+            max_workers=self.plan.workers, mp_context=ctx, initializer=worker_init
         )
         # With fork, every worker is started at the first submit; do it now, before the
-        # thread pool exists, so no other thread is running while we fork.
+        # thread pools exist, so no other thread is running while we fork.
         pool.submit(int).result()
         return pool
-
-    def _dispatch(
-        self,
-        row: Row,
-        states: dict[int, _RowState],
-        ready: dict[int, RowResult],
-        batch: CpuBatch,
-        threads: ThreadPoolExecutor | None,
-    ) -> None:
-        result = RowResult(row.line, row.data)
-        state = _RowState(result, sum(len(b.evaluator.members) or 1 for b in self.bound))
-        states[row.line] = state
-        work: CpuWork = []
-        for b in self.bound:
-            members = b.evaluator.members
-            if members:
-                # Composite: every member is its own task; results merge under one alias.
-                state.parts[b.alias] = [None] * len(members)
-                for mi, member in enumerate(members):
-                    m_inputs = resolve_inputs(b, row.data, None, member)
-                    if isinstance(m_inputs, RowError):
-                        self._settle(row.line, b.alias, m_inputs, states, ready, mi)
-                    else:
-                        assert threads is not None
-                        self._outstanding += 1
-                        threads.submit(self._run_io, row.line, b, m_inputs, mi)
-                continue
-            inputs = resolve_inputs(b, row.data, None)
-            if isinstance(inputs, RowError):
-                self._settle(row.line, b.alias, inputs, states, ready)
-            elif b.evaluator.execution == "cpu":
-                work.append((self._cpu_index[b.alias], inputs))
-            else:
-                assert threads is not None
-                self._outstanding += 1
-                threads.submit(self._run_io, row.line, b, inputs)
-        if work:
-            batch.append((row.line, work))
-
-    def _run_io(
-        self, line: int, b: BoundEvaluator, inputs: dict[str, Any], member: int | None = None
-    ) -> None:
-        ev = b.evaluator if member is None else b.evaluator.members[member]
-        try:
-            outcome: Outcome | RemoteError = evaluate_safely(ev, inputs, EvalContext(line))
-        except RemoteError as exc:
-            outcome = exc
-        self._queue.put(("io", (line, b.alias, outcome, member)))
-
-    def _apply_cpu(
-        self, result: CpuResult, states: dict[int, _RowState], ready: dict[int, RowResult]
-    ) -> None:
-        for line, outcomes in result:
-            for idx, outcome in outcomes:
-                self._settle(line, self.cpu[idx].alias, outcome, states, ready)
-
-    def _settle(
-        self,
-        line: int,
-        alias: str,
-        outcome: Outcome,
-        states: dict[int, _RowState],
-        ready: dict[int, RowResult],
-        member: int | None = None,
-    ) -> None:
-        state = states[line]
-        if member is None:
-            state.result.outcomes[alias] = outcome
-        else:
-            parts = state.parts[alias]
-            parts[member] = outcome
-            if all(p is not None for p in parts):
-                ev = next(b.evaluator for b in self.bound if b.alias == alias)
-                state.result.outcomes[alias] = merge_members(ev, parts)
-        state.pending -= 1
-        if state.pending == 0:
-            del states[line]
-            # Keep the configured evaluator order in the row, whatever order they finished in.
-            outs = state.result.outcomes
-            state.result.outcomes = {b.alias: outs[b.alias] for b in self.bound}
-            ready[line] = state.result
-
-
-def merge_members(ev: Evaluator, parts: list[Outcome | None]) -> Outcome:
-    """Combine a composite's member outcomes under its alias.
-
-    Successful members contribute their keys; a failed member contributes
-    ``<member>_error``/``<member>_error_kind`` (and no score). If every member failed, the
-    composite as a whole is a row error.
-    """
-    errors = [(m, p) for m, p in zip(ev.members, parts, strict=True) if isinstance(p, RowError)]
-    if len(errors) == len(parts):
-        first = errors[0][1]
-        message = "; ".join(f"{m.name}: {e.message}" for m, e in errors)
-        return RowError(first.kind, message)
-    merged = PartialOutcome()
-    for m, p in zip(ev.members, parts, strict=True):
-        if isinstance(p, RowError):
-            merged[f"{m.name}_error"] = p.message
-            merged[f"{m.name}_error_kind"] = p.kind
-            merged.update(p.extra)
-            merged.member_errors.append((m.name, p))
-        elif p is not None:
-            merged.update(p)
-    return merged
-
-
-def resolve_inputs(
-    b: BoundEvaluator,
-    data: dict[str, Any],
-    target: dict[str, Any] | None,
-    member: Evaluator | None = None,
-) -> dict[str, Any] | RowError:
-    """The evaluator's (or a composite member's) inputs for one row, or a row error."""
-    inputs: dict[str, Any] = {}
-    if member is not None:
-        wanted = {i.name: i.required for i in member.inputs}
-        refs = {n: r for n, r in b.refs.items() if n in wanted}
-        required = {n for n, req in wanted.items() if req}
-    else:
-        refs, required = b.refs, set(b.required)
-    for name, ref in refs.items():
-        value = ref.resolve(data, target)
-        if value is MISSING:
-            if name in required:
-                where = f"column {'.'.join(ref.path)!r}" if ref.source == "data" else ref.text
-                return RowError("missing-input", f"input {name!r}: {where} is missing in this row")
-            continue
-        inputs[name] = value
-    return inputs

@@ -258,7 +258,7 @@ def _threshold(value: Any, ctx: BuildContext, loc: tuple[str, ...]) -> float:
     if not MIN_SEVERITY <= float(value) <= MAX_SEVERITY:
         raise ConfigError(
             f"evaluators.{ctx.alias}.threshold must be a severity 0-7 or a label (Very low, "
-            f"Low, Medium, High), got {value}",
+            f"Low, Medium, High), got {float(value):g}",
             where=ctx.where(*loc),
         )
     return float(value)

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from evalcli.config import JudgeConfig
 from evalcli.errors import RemoteError, ResourceError, RowError
 from evalcli.judge.retry import (
+    EndpointHealth,
     GiveUpError,
     RetryPolicy,
     Verdict,
@@ -139,6 +140,7 @@ class ChatClient:
         self.stats = ClientStats()
         self._lock = threading.Lock()
         self._fatal: RemoteError | None = None
+        self.health = EndpointHealth(self.label, FIRST_CALLS_FATAL)
         self._secret = cfg.api_key.get_secret_value() if cfg.api_key else None
         limit = self.limit = cfg.concurrency or concurrency
         self._slots = threading.BoundedSemaphore(limit)
@@ -234,6 +236,7 @@ class ChatClient:
             attempts=attempts,
             finish_reason=choice.finish_reason if choice is not None else None,
         )
+        self.health.success()
         with self._lock:
             self.stats.calls += 1
             self.stats.succeeded += 1
@@ -272,20 +275,13 @@ class ChatClient:
         with self._lock:
             self.stats.calls += 1
             self.stats.failed += 1
-            fatal = gu.verdict == "fatal" or (
-                self.stats.succeeded == 0 and self.stats.failed >= FIRST_CALLS_FATAL
-            )
-            if fatal and self._fatal is None:
-                why = (
-                    "authentication/authorisation failed"
-                    if gu.verdict == "fatal"
-                    else f"the first {self.stats.failed} calls all failed"
-                )
-                self._fatal = RemoteError(
-                    f"{self.label}: {why} ({message})", hint=_fatal_hint(gu.verdict, kind)
-                )
-            if fatal:
-                assert self._fatal is not None
+        why = self.health.failure(gu.verdict)
+        if why is not None:
+            with self._lock:
+                if self._fatal is None:
+                    self._fatal = RemoteError(
+                        f"{self.label}: {why} ({message})", hint=_fatal_hint(gu.verdict, kind)
+                    )
                 return self._fatal
         return RowError(f"{self.role}-{kind}", f"{self.role} call failed: {message}")
 

@@ -172,3 +172,38 @@ def call_with_retries(
         verdict = classify(exc)[0]
         raise GiveUpError(exc, attempts, "fatal" if verdict == "fatal" else "fail") from exc
     return result, attempts
+
+
+class EndpointHealth:
+    """Decides when failures of one remote endpoint should stop the whole run.
+
+    A 401/403 is fatal at once. Otherwise, if the first ``first_calls`` calls all failed after
+    their retries (unreachable endpoint, unknown deployment, wrong URL), the endpoint is
+    considered broken: failing every remaining row one by one would only waste time. After
+    one success, failures are row errors.
+    """
+
+    def __init__(self, label: str, first_calls: int = 3):
+        import threading
+
+        self.label = label
+        self.first_calls = first_calls
+        self.succeeded = 0
+        self.failed = 0
+        self.fatal: Exception | None = None
+        self._lock = threading.Lock()
+
+    def success(self) -> None:
+        """Record a successful call."""
+        with self._lock:
+            self.succeeded += 1
+
+    def failure(self, verdict: Verdict) -> str | None:
+        """Record a failed call; returns why the run must stop, or None for a row error."""
+        with self._lock:
+            self.failed += 1
+            if verdict == "fatal":
+                return "authentication/authorisation failed"
+            if self.succeeded == 0 and self.failed >= self.first_calls:
+                return f"the first {self.failed} calls all failed"
+            return None

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 from evalcli.config import SafetyConfig
 from evalcli.errors import RemoteError, RowError
-from evalcli.judge.client import FIRST_CALLS_FATAL, ClientStats, TokenProvider
+from evalcli.judge.client import ClientStats, TokenProvider
 from evalcli.judge.retry import (
     GiveUpError,
     RetryPolicy,
@@ -40,6 +40,9 @@ from evalcli.judge.retry import (
 )
 
 T = TypeVar("T")
+
+#: After this many endpoint-level failures (after retries) with no success yet, stop the run.
+FIRST_CALLS_FATAL = 3
 
 #: Error codes (body ``error.code`` / ``x-ms-error-code``) that mean the configured
 #: api-version is wrong: a configuration problem, so the run stops.

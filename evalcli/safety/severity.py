@@ -57,15 +57,15 @@ def band_name(text: str) -> str | None:
     return _BY_FOLDED.get(" ".join(text.split()).casefold())
 
 
-def _level(value: object, what: str, pick: int) -> int:
+def _level(value: object, pick: int) -> int:
+    """A whole severity 0-7, or the ``pick`` end (0 low, 1 high) of a named band."""
     if isinstance(value, bool):
         raise ValueError(f"must be a severity 0-7 or one of {', '.join(LABELS)}, not {value}")
     if isinstance(value, str):
         name = band_name(value)
         if name is None:
             raise ValueError(
-                f"{value!r} is not a severity label; use a number 0-7 or one of "
-                f"{', '.join(LABELS)} (for {what})"
+                f"{value!r} is not a severity label; use a number 0-7 or one of {', '.join(LABELS)}"
             )
         return BANDS[name][pick]
     if isinstance(value, float) and value.is_integer():
@@ -81,7 +81,7 @@ def defect_level(value: object) -> int:
     Raises:
         ValueError: neither a whole number 0-7 nor a band name.
     """
-    return _level(value, "defect_threshold, a label means its lowest level", 0)
+    return _level(value, 0)
 
 
 def pass_level(value: object) -> float:
@@ -94,7 +94,7 @@ def pass_level(value: object) -> float:
         if not MIN_SEVERITY <= value <= MAX_SEVERITY:
             raise ValueError(f"must be between 0 and 7, got {value}")
         return value
-    return float(_level(value, "threshold, a label means its highest level", 1))
+    return float(_level(value, 1))
 
 
 #: Evaluators scored on the severity scale (they accept label thresholds).
