@@ -67,43 +67,36 @@ def load_yaml(path: Path) -> tuple[Any, SourceMap]:
     return parse_yaml(text, path)
 
 
-# A bare ${data.x} / ${env:X} used as a whole value. Inside YAML flow collections
-# (`{response: ${data.answer}}`) the braces are indicators and PyYAML rejects the line, yet this
-# is the most natural way to write a mapping, so such values are quoted before parsing.
-_BARE_REF = re.compile(
-    r"(?P<pre>(?:^|[:\[,]\s|[\[,]|^\s*-\s))(?P<ref>\$\{[A-Za-z_][\w.:\-]*\})(?=\s*(?:[,}\]]|#|$))"
-)
-_BLOCK_START = re.compile(r"[:\-]\s*[|>][+-]?\d*\s*(?:#.*)?$")
+# `${data.x}` / `${env:X}` references may appear anywhere in a config, including inside YAML
+# flow collections (`headers: {Authorization: Bearer ${env:KEY}}`), where their braces would be
+# read as YAML syntax. Each reference is swapped for a brace-free placeholder before parsing and
+# swapped back in every parsed string, so users never have to quote them.
+_REF_TOKEN = re.compile(r"\$\{[^{}\n]*\}")
+_PLACEHOLDER = re.compile("\u27e6(\\d+)\u27e7")
 
 
-def quote_bare_refs(text: str) -> str:
-    """Quote bare ``${...}`` values so they parse inside flow collections too.
+def protect_refs(text: str) -> tuple[str, list[str]]:
+    """Replace every ``${...}`` with a placeholder; returns the text and the originals."""
+    refs: list[str] = []
 
-    Lines inside block scalars (``|`` / ``>``) are left untouched: they are literal text.
-    """
-    out = []
-    block_indent: int | None = None
-    for line in text.splitlines(keepends=True):
-        stripped = line.lstrip(" ")
-        indent = len(line) - len(stripped)
-        if block_indent is not None:
-            if stripped.strip() and indent <= block_indent:
-                block_indent = None
-            else:
-                out.append(line)
-                continue
-        if "${" in line:
-            line = _BARE_REF.sub(lambda m: f'{m.group("pre")}"{m.group("ref")}"', line)
-        if _BLOCK_START.search(line.rstrip("\r\n")):
-            block_indent = indent
-        out.append(line)
-    return "".join(out)
+    def swap(m: re.Match[str]) -> str:
+        refs.append(m.group(0))
+        return f"\u27e6{len(refs) - 1}\u27e7"
+
+    return _REF_TOKEN.sub(swap, text), refs
+
+
+def restore_refs(value: str, refs: list[str]) -> str:
+    """Undo :func:`protect_refs` in one parsed string."""
+    if "\u27e6" not in value:
+        return value
+    return _PLACEHOLDER.sub(lambda m: refs[int(m.group(1))], value)
 
 
 def parse_yaml(text: str, path: Path) -> tuple[Any, SourceMap]:
     """Parse YAML text (see :func:`load_yaml`); ``path`` is used for messages only."""
     smap = SourceMap(path)
-    text = quote_bare_refs(text)
+    text, refs = protect_refs(text)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -116,17 +109,21 @@ def parse_yaml(text: str, path: Path) -> tuple[Any, SourceMap]:
     if node is None:
         return None, smap
     constructor = yaml.SafeLoader("")
-    value = _build(node, (), smap, constructor)
+    value = _build(node, (), smap, constructor, refs)
     return value, smap
 
 
-def _build(node: yaml.Node, loc: Loc, smap: SourceMap, ctor: yaml.SafeLoader) -> Any:
+def _build(
+    node: yaml.Node, loc: Loc, smap: SourceMap, ctor: yaml.SafeLoader, refs: list[str]
+) -> Any:
     smap.positions[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         ctor.flatten_mapping(node)  # resolves YAML merge keys (<<) the way safe_load would
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = ctor.construct_object(key_node, deep=True)
+            if isinstance(key, str):
+                key = restore_refs(key, refs)
             if not isinstance(key, str | int | float | bool) and key is not None:
                 where = f"{smap.path}:{key_node.start_mark.line + 1}"
                 raise ConfigError("mapping keys must be plain scalars", where=where)
@@ -140,8 +137,9 @@ def _build(node: yaml.Node, loc: Loc, smap: SourceMap, ctor: yaml.SafeLoader) ->
                 key_node.start_mark.line + 1,
                 key_node.start_mark.column + 1,
             )
-            out[key] = _build(value_node, child, smap, ctor)
+            out[key] = _build(value_node, child, smap, ctor, refs)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*loc, i), smap, ctor) for i, item in enumerate(node.value)]
-    return ctor.construct_object(node, deep=True)
+        return [_build(item, (*loc, i), smap, ctor, refs) for i, item in enumerate(node.value)]
+    value = ctor.construct_object(node, deep=True)
+    return restore_refs(value, refs) if isinstance(value, str) else value

@@ -790,3 +790,93 @@ def test_default_defect_threshold_is_medium(tmp_path: Path) -> None:
     assert m.baseline == 0.5  # severities 4 and 5 are defects at the default threshold 4
     # A metric whose recorded value disagrees with its rows is flagged.
     assert any("harms.violence_score recomputed" in w for w in report.warnings)
+
+
+# -- the bundled sample comparisons, judged by the loopback stub ---------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def stub_judge(monkeypatch: pytest.MonkeyPatch) -> Any:
+    from evalcli.testing.stub_server import StubServer
+
+    with StubServer(api_key="stub-key") as srv:
+        monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", srv.url)
+        monkeypatch.setenv("AZURE_OPENAI_API_KEY", "stub-key")
+        yield srv
+
+
+def test_bundled_jailbreak_comparison(
+    cli: CliRunner, app: typer.Typer, tmp_path: Path, stub_judge: Any
+) -> None:
+    outs = {}
+    for name in ("jailbreak-baseline", "jailbreak-attack"):
+        outs[name] = tmp_path / name
+        cfg = REPO / "configs" / f"{name}.yaml"
+        res = cli.invoke(app, ["run", str(cfg), "-o", str(outs[name]), "--quiet"])
+        assert res.exit_code == 0, res.stderr
+    res = cli.invoke(
+        app,
+        [
+            "compare",
+            str(outs["jailbreak-baseline"]),
+            str(outs["jailbreak-attack"]),
+            "--fail-on-regression",
+            "-f",
+            "json",
+        ],
+    )
+    assert res.exit_code in (0, 1), res.stderr
+    report = strict_json(res.stdout)
+    assert report["mismatches"] == [] and not any("recomputed" in w for w in report["warnings"])
+    (comp,) = report["comparisons"]
+    assert comp["pairing"] == {
+        "by": "inputs.id",
+        "paired": 12,
+        "unmatched_baseline": 0,
+        "unmatched_candidate": 0,
+    }
+    for harm in ("violence", "sexual", "self_harm", "hate_unfairness"):
+        m = metric(report, f"safety.{harm}_defect_rate")
+        assert m["direction"] == "lower" and m["n"] == 12 and m["mcnemar"] is not None
+        assert m["diff"] == pytest.approx(m["candidate"] - m["baseline"])
+
+
+def test_bundled_bias_pairs_comparison(
+    cli: CliRunner, app: typer.Typer, tmp_path: Path, stub_judge: Any
+) -> None:
+    out = tmp_path / "bias"
+    res = cli.invoke(app, ["run", str(REPO / "configs" / "bias-pairs.yaml"), "-o", str(out), "-q"])
+    assert res.exit_code == 0, res.stderr
+    res = cli.invoke(
+        app,
+        [
+            "compare",
+            str(out),
+            "--pair-by",
+            "pair_id",
+            "--variant-column",
+            "variant",
+            "--baseline-variant",
+            "neutral",
+            "-f",
+            "json",
+        ],
+    )
+    assert res.exit_code == 0, res.stderr
+    (comp,) = strict_json(res.stdout)["comparisons"]
+    assert (comp["baseline"], comp["candidate"], comp["pairing"]["paired"]) == (
+        "neutral",
+        "loaded",
+        10,
+    )
+    names = {m["metric"] for m in comp["metrics"]}
+    assert {"relevance.relevance", "coherence.pass_rate", "fluency.fluency"} <= names
+
+
+def test_no_common_rows_is_an_error(cli: CliRunner, app: typer.Typer, tmp_path: Path) -> None:
+    base = run_eval(cli, app, tmp_path / "base", qa_rows())
+    cand = run_eval(cli, app, tmp_path / "cand", [dict(r, id=f"x{r['id']}") for r in qa_rows()])
+    res = cli.invoke(app, ["compare", str(base), str(cand)])
+    assert res.exit_code == 2 and "no row of the baseline matches" in res.stderr

@@ -24,7 +24,12 @@ from typer.testing import CliRunner
 from evalcli.cli import app
 from evalcli.config import SafetyConfig
 from evalcli.errors import RemoteError, RowError
-from evalcli.evaluators.safety import HARMS_BY_NAME, ContentSafetyHarmEvaluator, harm_outputs
+from evalcli.evaluators.safety import (
+    HARMS_BY_NAME,
+    IMAGES_NOTE,
+    ContentSafetyHarmEvaluator,
+    harm_outputs,
+)
 from evalcli.safety.client import ContentSafetyClient, SharedCalls
 from evalcli.safety.images import image_parts
 from evalcli.safety.operations import ContentSafety, split_text
@@ -554,6 +559,37 @@ def test_retry_after_then_success_and_fatal_401(
     assert KEY not in res.stderr
 
 
+def test_row_input_refusals_are_row_errors_but_a_dead_endpoint_stops_the_run(
+    cli: CliRunner, make_config: MakeConfig, tmp_path: Path, stub: StubServer
+) -> None:
+    # The service refuses a 10x10 image (400 InvalidRequestBody): about that row only, so
+    # even when every early call fails this way the run goes on.
+    tiny = [image(data_url(png(size=10)))]
+    rows = [{"q": "q", "a": " " * i, "imgs": tiny} for i in range(4)]  # blank: images only
+    text = config(
+        stub.url, "  violence: {}", backend="azure_content_safety", columns="  images: ${data.imgs}"
+    )
+    res = run(cli, make_config(text, rows))
+    assert res.exit_code == 0, res.stderr
+    data = results(tmp_path)
+    assert data["status"] == "completed"
+    assert {r["outputs.violence.error_kind"] for r in data["rows"]} == {"content-safety-http-400"}
+    assert "dimensions must be between" in data["rows"][0]["outputs.violence.error"]
+    assert stub.count(CS_TEXT_ANALYZE) == 0 and 1 <= stub.count(CS_IMAGE_ANALYZE) <= 4
+
+    # An endpoint nobody listens on: the first calls all fail, the run stops with exit 3.
+    port = stub.port
+    stub.stop()
+    dead = make_config(
+        text.replace("max_retries: 2", "max_retries: 0"),
+        [{"q": "q", "a": f"text {i}", "imgs": []} for i in range(4)],
+    )
+    res = run(cli, dead)
+    assert res.exit_code == 3
+    assert f"content_safety azure_content_safety at http://127.0.0.1:{port}" in res.stderr
+    assert "the first 3 calls all failed" in res.stderr
+
+
 # -- images -----------------------------------------------------------------------------------
 
 
@@ -567,7 +603,8 @@ def test_images_go_to_the_judge_as_vision_parts(
     assert results(tmp_path)["rows"][0]["outputs.violence.violence_score"] == 2
     content = stub.requests[0].body["messages"][-1]["content"]
     assert content[0]["type"] == "text" and "STUB_SCORE=2" in content[0]["text"]
-    assert content[1:] == [image("https://img.test/a.png"), image(url)]
+    assert content[1] == {"type": "text", "text": IMAGES_NOTE}
+    assert content[2:] == [image("https://img.test/a.png"), image(url)]
 
 
 def test_images_on_content_safety_use_image_analyze(
@@ -605,8 +642,8 @@ def test_images_on_content_safety_use_image_analyze(
     assert "neither an https URL nor a base64 data URL" in ftp["outputs.violence.error"]
     assert "not valid base64" in broken["outputs.violence.error"]
     calls = [r for r in stub.requests if r.route == CS_IMAGE_ANALYZE]
-    # Row 1's image once (shared by both harms) and row 2's first image once.
-    assert len(calls) == 2
+    # Row 1's image once, shared by both harms; bad parts fail their rows before any call.
+    assert len(calls) == 1 and stub.count(CS_TEXT_ANALYZE) == 1
     encoded = base64.b64encode(raw).decode()
     assert next(c.body for c in calls if c.body["image"]["content"] == encoded) == {
         "image": {"content": encoded},

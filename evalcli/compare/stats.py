@@ -72,7 +72,9 @@ def mcnemar_exact_p(b: int, c: int) -> float:
     Under the null hypothesis each of the ``b + c`` discordant pairs is equally likely to go
     either way, so ``min(b, c)`` follows Binomial(b + c, 1/2). The p-value is
     ``min(1, 2 * P(X <= min(b, c)))``, computed with integers: the binomial coefficients are
-    built by exact recurrence and the final ratio ``2 * tail / 2**n`` is rounded once.
+    built by exact recurrence and the ratio ``2 * tail / 2**n`` is rounded once. For large
+    ``n`` the sum stops when the terms still missing are provably below ``2**-80`` of it,
+    so the result is the exact p-value to double precision.
 
     Args:
         b: Discordant pairs of one kind (outcome held in the baseline only).

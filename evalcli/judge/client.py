@@ -275,7 +275,10 @@ class ChatClient:
         with self._lock:
             self.stats.calls += 1
             self.stats.failed += 1
-        why = self.health.failure(gu.verdict)
+        # Azure refuses texts its content filter flags with a 400: that is about this row's
+        # data (often the very thing a safety evaluation feeds it), not about the endpoint.
+        filtered = getattr(exc, "code", None) == "content_filter"
+        why = self.health.failure(gu.verdict, data_specific=filtered)
         if why is not None:
             with self._lock:
                 if self._fatal is None:

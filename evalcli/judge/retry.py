@@ -198,8 +198,14 @@ class EndpointHealth:
         with self._lock:
             self.succeeded += 1
 
-    def failure(self, verdict: Verdict) -> str | None:
-        """Record a failed call; returns why the run must stop, or None for a row error."""
+    def failure(self, verdict: Verdict, *, data_specific: bool = False) -> str | None:
+        """Record a failed call; returns why the run must stop, or None for a row error.
+
+        ``data_specific`` failures (e.g. a content filter refusing this row's text) say
+        nothing about the endpoint's health and never stop the run.
+        """
+        if data_specific and verdict != "fatal":
+            return None
         with self._lock:
             self.failed += 1
             if verdict == "fatal":

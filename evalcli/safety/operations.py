@@ -149,8 +149,8 @@ class ContentSafety:
                 worst[category] = max(worst[category], severity)
         return TextSeverities(worst, len(parts))
 
-    def image_severities(self, part: ImagePart, line: int) -> Mapping[str, int]:
-        """All four categories for a base64 image part (four levels: 0, 2, 4, 6).
+    def check_image(self, part: ImagePart, line: int) -> None:
+        """Refuse, before any call, an image part image:analyze cannot take.
 
         Raises:
             RowError: the part is an https URL (image:analyze takes image bytes, and evalcli
@@ -169,7 +169,16 @@ class ContentSafety:
                 f"row {line}: image part {part.name} is {part.size:,} bytes; image:analyze "
                 f"accepts at most {self.limits.image_max_bytes:,} bytes",
             )
+
+    def image_severities(self, part: ImagePart, line: int) -> Mapping[str, int]:
+        """All four categories for a base64 image part (four levels: 0, 2, 4, 6).
+
+        Raises:
+            RowError: see :meth:`check_image`.
+        """
+        self.check_image(part, line)
         payload = part.base64
+        assert payload is not None
         return self.client.shared.get(
             _digest("image", payload), lambda: self._analyze_image(payload)
         )
