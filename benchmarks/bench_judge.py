@@ -9,6 +9,9 @@ Client CPU per judge call <= 5 ms (aim 3 ms) = (CPU of the run - CPU of `evalcli
 / calls.
 Scenario B: 1,000 rows x 3 judge evaluators (3,000 calls), latency 200 ms, concurrency 100:
 <= 10 s (ideal 6 s).
+Scenario C (issue 5): 200 rows, an HTTP target at 200 ms (concurrency 30) + the 3 judge
+evaluators at 200 ms (concurrency 30): <= 6 s (sequential phases >= 5.4 s of waiting;
+pipelined ideal ~4.2 s).
 """
 
 from __future__ import annotations
@@ -46,14 +49,25 @@ def start_stub(latency: float) -> tuple[subprocess.Popen[str], str]:
     return proc, url
 
 
-def config(tmp: Path, url: str, rows: int, concurrency: int) -> Path:
+def config(tmp: Path, url: str, rows: int, concurrency: int, target: bool = False) -> Path:
     data = tmp / f"judge{rows}.jsonl"
     write_jsonl(data, qa_rows(rows))
-    cfg = tmp / f"judge{rows}-{concurrency}.yaml"
+    cfg = tmp / f"judge{rows}-{concurrency}{'-target' if target else ''}.yaml"
+    target_section = f"""
+target:
+  type: http
+  url: {url}/score
+  headers: {{Authorization: Bearer ${{env:BENCH_KEY}}}}
+  body: {{input_data: ["${{data.question}}"]}}
+  outputs: {{answer: output}}
+  concurrency: 30
+""" if target else ""
+    response = "${target.answer}" if target else "${data.answer}"
     cfg.write_text(f"""
 name: bench-judge
 dataset: {{path: {data}}}
-columns: {{query: ${{data.question}}, response: ${{data.answer}}}}
+{target_section}
+columns: {{query: ${{data.question}}, response: {response}}}
 judge:
   type: azure_openai
   endpoint: {url}
@@ -67,10 +81,16 @@ output: {{dir: {tmp / "out"}}}
 
 
 def scenario(
-    tmp: Path, url: str, rows: int, concurrency: int, repeats: int, baseline_cpu: float
+    tmp: Path,
+    url: str,
+    rows: int,
+    concurrency: int,
+    repeats: int,
+    baseline_cpu: float,
+    target: bool = False,
 ) -> None:
-    cfg = config(tmp, url, rows, concurrency)
-    calls = rows * 3
+    cfg = config(tmp, url, rows, concurrency, target)
+    calls = rows * (4 if target else 3)
     results = []
     for _ in range(repeats):
         wall, cpu, rss = timed([EVALCLI, "run", str(cfg), "-q"], env={"BENCH_KEY": KEY})
@@ -80,7 +100,8 @@ def scenario(
     med_wall, med_cpu = walls[len(walls) // 2], cpus[len(cpus) // 2]
     per_call = (med_cpu - baseline_cpu) / calls * 1000
     print(
-        f"{rows} rows x 3 judge evaluators ({calls} calls), concurrency {concurrency}: "
+        f"{rows} rows x {'HTTP target + ' if target else ''}3 judge evaluators ({calls} calls), "
+        f"concurrency {concurrency}: "
         f"wall median {med_wall:.2f}s (min {walls[0]:.2f}, max {walls[-1]:.2f}); "
         f"CPU median {med_cpu:.2f}s -> {per_call:.2f} ms client CPU per call; "
         f"peak RSS {max(r[2] for r in results)} MB"
@@ -93,6 +114,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--rows", type=int)
     ap.add_argument("--concurrency", type=int)
+    ap.add_argument("--only", choices=["A", "B", "C"])
     args = ap.parse_args()
     baseline = sorted(timed([EVALCLI, "--version"])[1] for _ in range(5))[2]
     print(f"CPU of `evalcli --version`: {baseline * 1000:.0f} ms (subtracted)")
@@ -103,8 +125,12 @@ def main() -> None:
             if args.rows:
                 scenario(tmp, url, args.rows, args.concurrency or 30, args.repeats, baseline)
             else:
-                scenario(tmp, url, 200, 30, args.repeats, baseline)
-                scenario(tmp, url, 1000, 100, args.repeats, baseline)
+                if args.only in (None, "A"):
+                    scenario(tmp, url, 200, 30, args.repeats, baseline)
+                if args.only in (None, "B"):
+                    scenario(tmp, url, 1000, 100, args.repeats, baseline)
+                if args.only in (None, "C"):
+                    scenario(tmp, url, 200, 30, args.repeats, baseline, target=True)
     finally:
         stub.terminate()
         stub.wait()

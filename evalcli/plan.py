@@ -15,6 +15,7 @@ from typing import Any
 
 from evalcli.aggregate import metric_specs
 from evalcli.config import EvaluatorConfig, JudgeConfig, LoadedConfig, did_you_mean
+from evalcli.conversation import TURN_INPUTS, supports_conversation
 from evalcli.dataset import Dataset, DatasetScan
 from evalcli.errors import ConfigError, MappingError, ResourceError
 from evalcli.evaluators.base import Evaluator
@@ -33,6 +34,7 @@ class BoundEvaluator:
     required: frozenset[str]
     use: str
     spec: EvaluatorConfig
+    conversation: Ref | None = None  # where a row's conversation comes from, if it can have one
 
     @property
     def alias(self) -> str:
@@ -122,6 +124,9 @@ def build_plan(
     for alias, spec, ev, use in built:
         own = _parse_mapping(spec.columns, loaded, ("evaluators", alias, "columns"))
         names = {i.name for i in ev.inputs}
+        conversational = supports_conversation(ev)
+        if conversational:
+            names.add("conversation")
         for key in own:
             if key not in names:
                 hint = did_you_mean(key, names) or f"its inputs are: {', '.join(sorted(names))}"
@@ -135,7 +140,14 @@ def build_plan(
             ref = own.get(inp.name) or column_refs.get(inp.name)
             refs[inp.name] = ref if ref is not None else Ref("data", (inp.name,), implicit=True)
         required = frozenset(i.name for i in ev.inputs if i.required)
-        bound.append(BoundEvaluator(ev, refs, required, use, spec))
+        conversation = None
+        if conversational:
+            conversation = (
+                own.get("conversation")
+                or column_refs.get("conversation")
+                or Ref("data", ("conversation",), implicit=True)
+            )
+        bound.append(BoundEvaluator(ev, refs, required, use, spec, conversation))
 
     ds_cfg = cfg.dataset
     limit = opts.limit if opts.limit is not None else ds_cfg.limit
@@ -145,6 +157,7 @@ def build_plan(
     data_paths = sorted(
         {r.path for r in column_refs.values() if r.source == "data"}
         | {r.path for b in bound for r in b.refs.values() if r.source == "data"}
+        | {b.conversation.path for b in bound if b.conversation is not None}
     )
     if target is not None:
         data_paths = sorted(set(data_paths) | set(target.data_paths()))
@@ -179,7 +192,8 @@ def build_plan(
         check_writable(out_dir, loaded.where("output", "dir") if cfg.output.dir else None)
 
     io_threads = max(
-        opts.concurrency or cfg.run.concurrency, sum(c.limit for c in pool.clients.values())
+        opts.concurrency or cfg.run.concurrency,
+        sum(getattr(c, "limit", 0) for c in (*pool.clients.values(), *pool.others)),
     )
     workers = opts.workers if opts.workers is not None else cfg.run.workers
     if workers is None:
@@ -242,6 +256,16 @@ def _check_refs(
                 hint=f"available columns: {available}",
             )
     for b in bound:
+        conv = b.conversation
+        if conv is not None and missing_everywhere(conv):
+            if not conv.implicit and "conversation" in b.spec.columns:
+                raise MappingError(
+                    f"evaluators.{b.alias}.columns.conversation maps to {conv.text}, which no row "
+                    f"of {scan.path} has",
+                    where=loaded.where("evaluators", b.alias, "columns", "conversation"),
+                    hint=f"available columns: {available}",
+                )
+            b.conversation = None
         for name, ref in list(b.refs.items()):
             if not missing_everywhere(ref):
                 continue
@@ -252,6 +276,9 @@ def _check_refs(
                     where=loaded.where("evaluators", b.alias, "columns", name),
                     hint=f"available columns: {available}",
                 )
+            if name in b.required and b.conversation is not None and name in TURN_INPUTS:
+                continue  # filled from each row's conversation (a single-turn row lacking it
+                # becomes a row error)
             if name in b.required:
                 raise MappingError(
                     f"evaluator {b.alias!r} needs input {name!r}, but it is not mapped and the "

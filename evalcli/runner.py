@@ -26,6 +26,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from evalcli.conversation import evaluate_conversation
 from evalcli.dataset import Row
 from evalcli.errors import RemoteError, RowError
 from evalcli.evaluators.context import EvalContext
@@ -36,6 +37,7 @@ from evalcli.tasks import (
     CpuBatch,
     CpuResult,
     CpuWork,
+    conversation_of,
     evaluate_safely,
     merge_members,
     resolve_inputs,
@@ -123,7 +125,10 @@ class Runner:
         stats = RunStats()
         total = self.plan.scan.rows
         self._pool = self._start_process_pool(total)
-        if any(b.evaluator.execution != "cpu" or b.evaluator.members for b in self.bound):
+        if any(
+            b.evaluator.execution != "cpu" or b.evaluator.members or b.conversation
+            for b in self.bound
+        ):
             self._threads = ThreadPoolExecutor(
                 max_workers=max(1, self.plan.io_threads), thread_name_prefix="evalcli-io"
             )
@@ -239,15 +244,30 @@ class Runner:
         work: CpuWork = []
         for b in bounds:
             members = b.evaluator.members
+            conv = conversation_of(b, data, target)
+            if isinstance(conv, RowError):
+                if members:
+                    self._states[line].parts[b.alias] = [None] * len(members)
+                    for mi in range(len(members)):
+                        self._settle(line, b.alias, conv, mi)
+                else:
+                    self._settle(line, b.alias, conv)
+                continue
             if members:
                 # Composite: every member is its own task; results merge under one alias.
                 self._states[line].parts[b.alias] = [None] * len(members)
                 for mi, member in enumerate(members):
+                    if conv is not None:
+                        self._submit_conversation(line, b, conv, mi)
+                        continue
                     m_inputs = resolve_inputs(b, data, target, member)
                     if isinstance(m_inputs, RowError):
                         self._settle(line, b.alias, m_inputs, mi)
                     else:
                         self._submit_io(line, b, m_inputs, mi)
+                continue
+            if conv is not None:
+                self._submit_conversation(line, b, conv)
                 continue
             inputs = resolve_inputs(b, data, target)
             if isinstance(inputs, RowError):
@@ -265,6 +285,34 @@ class Runner:
         assert self._threads is not None
         self._outstanding += 1
         self._threads.submit(self._run_io, line, b, inputs, member)
+
+    def _submit_conversation(
+        self, line: int, b: BoundEvaluator, conversation: Any, member: int | None = None
+    ) -> None:
+        # Conversations run in the thread pool whatever the evaluator's kind: their turns are
+        # evaluated one after another and aggregated in one task.
+        assert self._threads is not None
+        self._outstanding += 1
+        self._threads.submit(self._run_conversation, line, b, conversation, member)
+
+    def _run_conversation(
+        self, line: int, b: BoundEvaluator, conversation: Any, member: int | None
+    ) -> None:
+        ev = b.evaluator if member is None else b.evaluator.members[member]
+        try:
+            outcome: Outcome | RemoteError = evaluate_conversation(
+                ev,
+                conversation,
+                line,
+                evaluate_safely,
+                aggregation=b.spec.aggregation,
+                last_turn_only=b.spec.eval_last_turn,
+            )
+        except RemoteError as exc:
+            outcome = exc
+        except Exception as exc:  # never let one row's conversation take the run down
+            outcome = RowError("evaluator-exception", f"{type(exc).__name__}: {exc}")
+        self._queue.put(("io", (line, b.alias, outcome, member)))
 
     def _flush_batch(self) -> None:
         todo, self._batch = self._batch, []

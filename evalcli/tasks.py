@@ -97,3 +97,25 @@ def resolve_inputs(
             continue
         inputs[name] = value
     return inputs
+
+
+def conversation_of(
+    b: BoundEvaluator, data: dict[str, Any], target: dict[str, Any] | None
+) -> Any | RowError | None:
+    """The row's conversation for ``b``, None for a single-turn row, or a row error.
+
+    A row may give a conversation or single inputs, not both: which one was meant would be a
+    guess.
+    """
+    if b.conversation is None:
+        return None
+    value = b.conversation.resolve(data, target)
+    if value is MISSING or value is None:
+        return None
+    given = [n for n, r in b.refs.items() if r.resolve(data, target) is not MISSING]
+    if given:
+        return RowError(
+            "conversation-and-inputs",
+            f"the row gives both a conversation and the input {given[0]!r}; give one or the other",
+        )
+    return value

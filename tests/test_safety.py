@@ -68,7 +68,6 @@ def config(
     backend: str = "judge",
     safety: str = "",
     columns: str = "",
-    extra: str = "",
 ) -> str:
     """A config with a judge and a safety section on the stub; evaluators indented by two."""
     return "\n".join(
@@ -97,7 +96,6 @@ def config(
             evaluators.rstrip("\n"),
             "run: {max_error_rate: 1.0}",
             "output: {dir: out}",
-            extra,
             "",
         ]
     )

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from evalcli.conversation import PER_TURN_KEY
 from evalcli.plan import RunPlan
 from evalcli.results import RowResult, RunResult
 
@@ -51,6 +52,11 @@ class ResultFiles:
         self._part: IO[str] = self._part_path.open("w", encoding="utf-8")
         self._csv_fh: IO[str] = self._csv_tmp.open("w", encoding="utf-8", newline="")
         self.columns = csv_columns(plan)
+        self._per_turn_keys = [
+            f"outputs.{b.alias}.{PER_TURN_KEY}"
+            for b in plan.evaluators
+            if b.conversation is not None
+        ]
         self._known = set(self.columns)
         self._csv = csv.writer(self._csv_fh)
         self._csv.writerow(self.columns)
@@ -66,7 +72,12 @@ class ResultFiles:
             text = dumps(flat)
         self._part.write(text)
         self._part.write("\n")
-        self._csv.writerow([_cell(flat.get(c)) for c in self.columns])
+        cells = flat
+        for key in self._per_turn_keys:
+            per_turn = flat.get(key)
+            if isinstance(per_turn, dict):  # nested in JSON, one column per key in CSV
+                cells = {**cells, **{f"{key}.{k}": v for k, v in per_turn.items()}}
+        self._csv.writerow([_cell(cells.get(c)) for c in self.columns])
         self.rows_written += 1
 
     def finish(self, result: RunResult) -> None:
@@ -109,6 +120,8 @@ def csv_columns(plan: RunPlan) -> list[str]:
         cols += [prefix + "error", prefix + "error_kind"]
         extra: Iterable[str] = getattr(b.evaluator, "extra_csv_keys", ())
         cols += [prefix + k for k in extra]
+        if b.conversation is not None:
+            cols += [f"{prefix}{PER_TURN_KEY}.{f.key}" for f in b.evaluator.outputs]
     return cols
 
 
