@@ -198,6 +198,9 @@ class Aggregator:
                 kind=s.kind,
                 direction="higher" if s.higher_is_better else "lower",
                 source_key=s.source.key if s.source else None,
+                defect_threshold=s.source.defect_threshold
+                if s.source is not None and s.kind == "defect_rate"
+                else None,
             )
             for alias, a in self._aggs.items()
             for s in a.specs

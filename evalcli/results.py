@@ -93,6 +93,7 @@ class MetricInfo(_Frozen):
     kind: Literal["mean", "pass_rate", "defect_rate", "passing_rate", "error_count"]
     direction: Literal["higher", "lower"]
     source_key: str | None = None
+    defect_threshold: int | None = None  # defect rates of severities: defects start here
 
 
 class DatasetInfo(_Frozen):

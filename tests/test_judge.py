@@ -546,14 +546,17 @@ def test_fault_injection_run_matches_fault_free_run(
     assert flaky_r.metrics["relevance.error_count"] == len(bad)
 
 
-def test_content_filter_refusals_never_stop_the_run(cli: CliRunner, make_config: MakeConfig,
-                                                    tmp_path: Path, stub: StubServer,
-                                                    env_key: None) -> None:
+def test_content_filter_refusals_never_stop_the_run(
+    cli: CliRunner, make_config: MakeConfig, tmp_path: Path, stub: StubServer, env_key: None
+) -> None:
     """Azure's content filter refusing flagged rows is about the data, not the endpoint."""
-    stub.add_responder(lambda req: status(400, code="content_filter", message="filtered"),
-                       route=AZURE_CHAT)
-    cfg = make_config(azure_config(stub.url, "  relevance: {}", "run: {max_error_rate: 1.0}"),
-                      rows_with_scores([3] * 8))
+    stub.add_responder(
+        lambda req: status(400, code="content_filter", message="filtered"), route=AZURE_CHAT
+    )
+    cfg = make_config(
+        azure_config(stub.url, "  relevance: {}", "run: {max_error_rate: 1.0}"),
+        rows_with_scores([3] * 8),
+    )
     res = invoke(cli, cfg)
     assert res.exit_code == 0, res.stderr
     data = results(tmp_path)

@@ -124,7 +124,10 @@ def list_cmd(
 
 
 def _mount_subcommands() -> None:
+    from evalcli.cli.compare_cmd import register as register_compare
     from evalcli.cli.nltk_cmd import app as nltk_app
+
+    register_compare(app)
 
     app.add_typer(
         nltk_app, name="nltk-data", help="Check or provision the NLTK data BLEU/GLEU/METEOR need."
