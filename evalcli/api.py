@@ -11,6 +11,7 @@ from typing import Any
 
 from evalcli._version import __version__
 from evalcli.aggregate import Aggregator
+from evalcli.cache import CallCache
 from evalcli.config import LoadedConfig, load_config
 from evalcli.errors import ExitCode, RowError
 from evalcli.gates import check_gates
@@ -131,12 +132,12 @@ def run(
     """
     plan = config if isinstance(config, RunPlan) else build_plan(_load(config), options)
     pool = plan.services.get("clients")
-    if transcripts is not None and isinstance(pool, ClientPool):
-        writer = TranscriptWriter(transcripts)
-        pool.transcripts = writer
-        for client in pool.clients.values():
-            if client.role == "judge":
-                client.transcripts = writer
+    cache = CallCache(plan.cache_path) if plan.cache_path is not None else None
+    writer = TranscriptWriter(transcripts) if transcripts is not None else None
+    if isinstance(pool, ClientPool):
+        pool.attach(writer, cache)
+    if plan.target is not None:
+        plan.target.cache = cache
     agg = Aggregator([b.evaluator for b in plan.evaluators], has_target=plan.target is not None)
     files = ResultFiles(plan, plan.output_dir) if write_files else None
     sink = _Collector(agg, files, keep_rows, on_row)
@@ -153,6 +154,8 @@ def run(
             pool.close()
         if plan.target is not None:
             plan.target.close()
+        if cache is not None:
+            cache.close()
     return result
 
 

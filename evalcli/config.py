@@ -159,6 +159,13 @@ class EvaluatorConfig(_Model):
         return None if value is None else defect_level(value)
 
 
+class CacheConfig(_Model):
+    """The call cache (judge and target answers)."""
+
+    enabled: bool = True
+    path: Path | None = None  # default .evalcli/cache.db under the working directory
+
+
 class RunSettings(_Model):
     """Execution settings."""
 
@@ -273,6 +280,7 @@ class RunConfig(_Model):
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
     run: RunSettings = Field(default_factory=RunSettings)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
     gates: list[GateConfig] = Field(default_factory=list)
 
     @field_validator("evaluators")

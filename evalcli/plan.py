@@ -58,6 +58,7 @@ class RunPlan:
     services: dict[str, Any] = field(default_factory=dict)
     io_threads: int = 8
     target: Target | None = None
+    cache_path: Path | None = None  # None: no cache for this run
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -75,6 +76,8 @@ class PlanOptions:
     concurrency: int | None = None
     workers: int | None = None
     check_output_dir: bool = True
+    cache_path: Path | None = None
+    no_cache: bool = False
 
 
 def build_plan(
@@ -211,6 +214,7 @@ def build_plan(
         services=services,
         io_threads=min(1024, io_threads),
         target=target,
+        cache_path=_cache_path(loaded, opts),
     )
 
 
@@ -329,6 +333,17 @@ def _check_target_fields(
                 where=loaded.where(*loc),
                 hint="target outputs: " + ", ".join(target.fields),
             )
+
+
+def _cache_path(loaded: LoadedConfig, opts: PlanOptions) -> Path | None:
+    from evalcli.cache import DEFAULT_PATH
+
+    cfg = loaded.config.cache
+    if opts.no_cache or (not cfg.enabled and opts.cache_path is None):
+        return None
+    if opts.cache_path is not None:
+        return opts.cache_path
+    return loaded.resolve(cfg.path) if cfg.path is not None else DEFAULT_PATH
 
 
 def check_writable(out_dir: Path, where: str | None) -> None:

@@ -28,8 +28,11 @@ _CLEARED_NAMES = {
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No real credentials or proxies leak into tests; stable terminal width for tables."""
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No real credentials or proxies leak into tests; stable terminal width for tables;
+    each test runs in its own directory (so the default call cache, .evalcli/cache.db under
+    the working directory, is never shared between tests)."""
+    monkeypatch.chdir(tmp_path)
     for name in list(os.environ):
         if name.startswith(_CLEARED_PREFIXES) or name in _CLEARED_NAMES:
             monkeypatch.delenv(name, raising=False)

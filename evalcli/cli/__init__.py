@@ -84,6 +84,12 @@ def run_cmd(
         Path | None,
         typer.Option("--save-transcripts", help="Write every judge request and answer (JSONL)."),
     ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Neither read nor write the call cache.")
+    ] = False,
+    cache: Annotated[
+        Path | None, typer.Option("--cache", help="Call cache file (default .evalcli/cache.db).")
+    ] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Run an evaluation and exit with a CI-friendly code."""
@@ -92,6 +98,8 @@ def run_cmd(
     run_command(
         config,
         save_transcripts=save_transcripts,
+        no_cache=no_cache,
+        cache=cache,
         output_dir=output_dir,
         fmt=fmt,
         limit=limit,
@@ -123,11 +131,32 @@ def list_cmd(
     list_command(as_json=as_json, config=config)
 
 
+cache_app = typer.Typer(help="Inspect or empty the call cache.", no_args_is_help=True)
+CacheOpt = Annotated[Path, typer.Option("--cache", help="Cache file.", show_default=True)]
+
+
+@cache_app.command("info")
+def cache_info(cache: CacheOpt = Path(".evalcli/cache.db")) -> None:
+    """Show the cache file, its entries per kind and its size."""
+    from evalcli.cli.run_cmd import cache_command
+
+    cache_command("info", cache)
+
+
+@cache_app.command("clear")
+def cache_clear(cache: CacheOpt = Path(".evalcli/cache.db")) -> None:
+    """Delete every cached answer."""
+    from evalcli.cli.run_cmd import cache_command
+
+    cache_command("clear", cache)
+
+
 def _mount_subcommands() -> None:
     from evalcli.cli.compare_cmd import register as register_compare
     from evalcli.cli.nltk_cmd import app as nltk_app
 
     register_compare(app)
+    app.add_typer(cache_app, name="cache")
 
     app.add_typer(
         nltk_app, name="nltk-data", help="Check or provision the NLTK data BLEU/GLEU/METEOR need."

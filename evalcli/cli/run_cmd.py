@@ -22,6 +22,8 @@ def run_command(
     quiet: bool,
     debug: bool,
     save_transcripts: Path | None = None,
+    no_cache: bool = False,
+    cache: Path | None = None,
 ) -> None:
     """Validate, run, render, exit with the run's code."""
     with error_boundary(debug):
@@ -32,7 +34,12 @@ def run_command(
         from evalcli.reporters.console import Progress, print_summary
 
         opts = PlanOptions(
-            output_dir=output_dir, limit=limit, concurrency=concurrency, workers=workers
+            output_dir=output_dir,
+            limit=limit,
+            concurrency=concurrency,
+            workers=workers,
+            no_cache=no_cache,
+            cache_path=cache,
         )
         from evalcli.api import validate
 
@@ -70,3 +77,26 @@ def validate_command(config: Path, *, debug: bool) -> None:
             f"({aliases}), {len(plan.loaded.config.gates)} gates; "
             f"output to {plan.output_dir}"
         )
+
+
+def cache_command(action: str, path: Path) -> None:
+    """``evalcli cache info|clear``."""
+    with error_boundary():
+        if not path.exists():
+            print(f"no cache at {path}")
+            return
+        from evalcli.cache import CallCache
+
+        cache = CallCache(path)
+        try:
+            if action == "clear":
+                n = cache.clear()
+                print(f"cleared {n} cached answer{'s' if n != 1 else ''} from {path}")
+                return
+            info = cache.info()
+            kinds = ", ".join(f"{k} {v}" for k, v in sorted(info["by_kind"].items())) or "empty"
+            print(
+                f"{info['path']}: {info['entries']} answers ({kinds}), {info['bytes'] / 1e6:.1f} MB"
+            )
+        finally:
+            cache.close()

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from evalcli.cache import CallCache
 from evalcli.config import JudgeConfig
 from evalcli.errors import RemoteError, ResourceError, RowError
 from evalcli.judge.retry import (
@@ -54,6 +55,7 @@ class ChatReply:
     completion_tokens: int
     attempts: int
     finish_reason: str | None = None
+    cached: bool = False
 
 
 @dataclass
@@ -61,6 +63,7 @@ class ClientStats:
     """Counters for the run summary (guarded by the client's lock)."""
 
     calls: int = 0
+    cache_hits: int = 0
     succeeded: int = 0
     failed: int = 0
     retries: int = 0
@@ -130,12 +133,10 @@ class ChatClient:
         transcripts: TranscriptWriter | None = None,
         concurrency: int = 8,
     ):
-        import httpx2
-        import openai
-
         self.cfg = cfg
         self.role = role
         self.transcripts = transcripts
+        self.cache: CallCache | None = None
         self.policy = RetryPolicy(max_retries=cfg.max_retries, max_total_s=cfg.max_retry_time_s)
         self.stats = ClientStats()
         self._lock = threading.Lock()
@@ -144,6 +145,27 @@ class ChatClient:
         self._secret = cfg.api_key.get_secret_value() if cfg.api_key else None
         limit = self.limit = cfg.concurrency or concurrency
         self._slots = threading.BoundedSemaphore(limit)
+        if cfg.type == "azure_openai" and self._secret is None and token_provider is None:
+            token_provider = (
+                entra_token_provider()
+            )  # fails now (exit 2) if azure-identity is absent
+        self._token_provider = token_provider
+        self._client_obj: Any = None
+
+    @property
+    def _client(self) -> Any:
+        """The ``openai`` client, built on first use: a run answered entirely from the cache
+        never pays for importing openai and setting up its connection pool."""
+        with self._lock:
+            if self._client_obj is None:
+                self._client_obj = self._build_client()
+            return self._client_obj
+
+    def _build_client(self) -> Any:
+        import httpx2
+        import openai
+
+        cfg, limit = self.cfg, self.limit
         http = openai.DefaultHttpx2Client(
             limits=httpx2.Limits(max_connections=limit, max_keepalive_connections=limit),
             timeout=openai.Timeout(cfg.timeout_s, connect=min(10.0, cfg.timeout_s)),
@@ -153,22 +175,38 @@ class ChatClient:
             "http_client": http,
             "timeout": openai.Timeout(cfg.timeout_s, connect=min(10.0, cfg.timeout_s)),
         }
-        self._client: openai.OpenAI
         if cfg.type == "azure_openai":
-            if self._secret is None and token_provider is None:
-                token_provider = entra_token_provider()
-            self._client = openai.AzureOpenAI(
+            return openai.AzureOpenAI(
                 azure_endpoint=cfg.endpoint or "",
                 api_version=cfg.api_version,
                 azure_deployment=cfg.deployment,
                 api_key=self._secret,
-                azure_ad_token_provider=None if self._secret else token_provider,
+                azure_ad_token_provider=None if self._secret else self._token_provider,
                 **common,
             )
-        else:
-            self._client = openai.OpenAI(
-                base_url=cfg.base_url, api_key=self._secret or "unused", **common
-            )
+        return openai.OpenAI(base_url=cfg.base_url, api_key=self._secret or "unused", **common)
+
+    def cache_key(
+        self, messages: list[dict[str, Any]], params: Mapping[str, Any], prompt_sha: Any
+    ) -> str:
+        """What determines an answer: provider, endpoint host, model, parameters, messages,
+        prompt file hash (never the key, the alias or the row number)."""
+        from urllib.parse import urlsplit
+
+        from evalcli.cache import cache_key
+
+        return cache_key(
+            {
+                "kind": "chat",
+                "provider": self.cfg.type,
+                "host": urlsplit(self.cfg.location).netloc,
+                "model": self.cfg.model_name,
+                "api_version": self.cfg.api_version if self.cfg.type == "azure_openai" else None,
+                "params": dict(params),
+                "messages": messages,
+                "prompt_sha256": prompt_sha,
+            }
+        )
 
     @property
     def label(self) -> str:
@@ -197,8 +235,38 @@ class ChatClient:
         """
         if self._fatal is not None:
             raise self._fatal
+        key = None
+        if self.cache is not None:
+            key = self.cache_key(messages, params, (meta or {}).get("prompt_sha256"))
+            hit = self.cache.get(key)
+            if hit is not None:
+                reply = ChatReply(
+                    text=hit["text"],
+                    prompt_tokens=hit["prompt_tokens"],
+                    completion_tokens=hit["completion_tokens"],
+                    attempts=0,
+                    finish_reason=hit.get("finish_reason"),
+                    cached=True,
+                )
+                with self._lock:
+                    self.stats.cache_hits += 1
+                self._record(messages, params, meta, time.time(), reply, None)
+                return reply
         with self._slots:
-            return self._chat(messages, params, meta)
+            reply = self._chat(messages, params, meta)
+        if self.cache is not None and key is not None:
+            # Stored even if the text later fails to parse: parsing is deterministic.
+            self.cache.put(
+                key,
+                self.role,
+                {
+                    "text": reply.text,
+                    "prompt_tokens": reply.prompt_tokens,
+                    "completion_tokens": reply.completion_tokens,
+                    "finish_reason": reply.finish_reason,
+                },
+            )
+        return reply
 
     def _chat(
         self,
@@ -210,10 +278,9 @@ class ChatClient:
         started = time.time()
 
         def attempt() -> Any:
-            # Messages are plain dicts we built; the SDK's TypedDicts describe the same shape.
             return self._client.chat.completions.create(
                 model=model,
-                messages=messages,  # type: ignore[arg-type]
+                messages=messages,
                 **params,
             )
 
@@ -315,6 +382,7 @@ class ChatClient:
                 },
             }
             record["attempts"] = reply.attempts
+            record["cached"] = reply.cached
         if gu is not None:
             record["error"] = self.scrub(f"{type(gu.error).__name__}: {gu.error}")
             record["attempts"] = gu.attempts
@@ -322,7 +390,8 @@ class ChatClient:
 
     def close(self) -> None:
         """Release connections."""
-        self._client.close()
+        if self._client_obj is not None:
+            self._client_obj.close()
 
 
 def _server_message(exc: Any) -> str:
@@ -387,6 +456,14 @@ class ClientPool:
             )
             self.clients[key] = client
         return client
+
+    def attach(self, transcripts: TranscriptWriter | None, cache: CallCache | None) -> None:
+        """Start logging judge calls and/or answering from the cache (at run start)."""
+        self.transcripts = transcripts
+        for client in self.clients.values():
+            client.cache = cache
+            if client.role == "judge":
+                client.transcripts = transcripts
 
     def usage(self) -> dict[str, dict[str, int]]:
         """Counters per client label."""

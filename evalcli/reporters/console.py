@@ -72,16 +72,26 @@ def print_summary(result: RunResult, console: Console | None = None) -> None:
     clients = result.usage.get("clients") if result.usage else None
     if clients:
         ut = Table(title="model calls", title_justify="left")
-        for col in ("client", "calls", "failed", "retries", "prompt tokens", "completion tokens"):
+        cols = (
+            "client",
+            "calls",
+            "cached",
+            "failed",
+            "retries",
+            "prompt tokens",
+            "completion tokens",
+        )
+        for col in cols:
             ut.add_column(col, justify="left" if col == "client" else "right")
         for label, c in clients.items():
             ut.add_row(
                 label,
-                str(c["calls"]),
-                str(c["failed"]),
-                str(c["retries"]),
-                f"{c['prompt_tokens']:,}",
-                f"{c['completion_tokens']:,}",
+                str(c.get("calls", 0)),
+                str(c.get("cache_hits", 0)),
+                str(c.get("failed", 0)),
+                str(c.get("retries", 0)),
+                f"{c.get('prompt_tokens', 0):,}",
+                f"{c.get('completion_tokens', 0):,}",
             )
         con.print(ut)
     if result.gates:

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from evalcli.cache import CallCache
     from evalcli.config import LoadedConfig
     from evalcli.dataset import DatasetScan
     from evalcli.judge.client import ClientPool
@@ -23,6 +24,9 @@ class Target(ABC):
     fields: tuple[str, ...] = ()
     concurrency: int = 8
     kind: str = ""
+    #: Set by the run when answers may come from / go to the call cache (HTTP targets use it;
+    #: chat targets are cached by their chat client; Python targets are never cached).
+    cache: CallCache | None = None
 
     @abstractmethod
     def call(self, data: dict[str, Any], line: int) -> dict[str, Any]:

@@ -98,7 +98,7 @@ class HttpTarget(Target):
         self.health = EndpointHealth(f"target http {cfg.method} {self._safe_url()}")
         self._fatal: RemoteError | None = None
         self._lock = threading.Lock()
-        self._stats = {"calls": 0, "succeeded": 0, "failed": 0, "retries": 0}
+        self._stats = {"calls": 0, "cache_hits": 0, "succeeded": 0, "failed": 0, "retries": 0}
         self._client: Any = None
 
     def _safe_url(self) -> str:
@@ -149,6 +149,19 @@ class HttpTarget(Target):
             ) from None
         headers.setdefault("Content-Type", "application/json")
         content = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
+        key = None
+        if self.cache is not None:
+            from evalcli.cache import cache_key
+
+            # Headers stay out of the key: they carry credentials, not the question.
+            key = cache_key(
+                {"kind": "http", "method": self.cfg.method, "url": str(url), "body": body}
+            )
+            hit = self.cache.get(key)
+            if hit is not None:
+                with self._lock:
+                    self._stats["cache_hits"] += 1
+                return self.extract(hit["text"])
         client = self._http()
 
         def attempt() -> Any:
@@ -169,6 +182,8 @@ class HttpTarget(Target):
         with self._lock:
             self._stats["calls"] += 1
             self._stats["succeeded"] += 1
+        if self.cache is not None and key is not None:
+            self.cache.put(key, "target", {"text": response.text})
         return self.extract(response.text)
 
     def extract(self, text: str) -> dict[str, Any]:
