@@ -12,7 +12,7 @@ from typing import Any
 from evalcli._version import __version__
 from evalcli.aggregate import Aggregator
 from evalcli.cache import CallCache
-from evalcli.config import LoadedConfig, load_config
+from evalcli.config import LoadedConfig, Pricing, load_config
 from evalcli.errors import ExitCode, RowError
 from evalcli.gates import check_gates
 from evalcli.judge.client import ClientPool, TranscriptWriter
@@ -214,27 +214,56 @@ def _execute(
 
 
 def _usage(plan: RunPlan, agg: Aggregator) -> dict[str, Any]:
-    """Token and call totals: per evaluator, per client (calls, retries), and for the run."""
-    per_eval = agg.token_usage()
+    """Token, call and cost totals: per evaluator, per client, and for the run.
+
+    Client figures are what was actually spent (answers from the cache cost nothing);
+    evaluator figures are what the evaluations consumed, cached or not.
+    """
+    per_eval: dict[str, dict[str, Any]] = {k: dict(v) for k, v in agg.token_usage().items()}
     pool = plan.services.get("clients")
-    clients = pool.usage() if isinstance(pool, ClientPool) else {}
+    clients: dict[str, dict[str, Any]] = {}
+    if isinstance(pool, ClientPool):
+        clients = {k: dict(v) for k, v in pool.usage().items()}
+        for client in pool.clients.values():
+            pricing = client.cfg.pricing
+            if pricing is not None:
+                clients[client.label]["cost"] = pricing.cost(
+                    client.stats.prompt_tokens, client.stats.completion_tokens
+                )
+    for b in plan.evaluators:
+        pricing = _pricing_of(b.evaluator)
+        tokens = per_eval.get(b.alias)
+        if pricing is not None and tokens is not None:
+            tokens["cost"] = pricing.cost(tokens["prompt_tokens"], tokens["completion_tokens"])
     target_usage = plan.target.usage() if plan.target is not None else {}
     if plan.target is not None and plan.target.kind == "http" and target_usage:
         # (chat targets are pool clients already; python targets make no remote calls)
         clients[f"target {plan.target.kind}"] = {
             "prompt_tokens": 0,
             "completion_tokens": 0,
-            **plan.target.usage(),
+            **target_usage,
         }
     if not per_eval and not clients:
         return {}
-    total = {
-        "prompt_tokens": sum(v["prompt_tokens"] for v in clients.values()),
-        "completion_tokens": sum(v["completion_tokens"] for v in clients.values()),
-        "calls": sum(v["calls"] for v in clients.values()),
-        "retries": sum(v["retries"] for v in clients.values()),
+    total: dict[str, Any] = {
+        key: sum(v.get(key, 0) for v in clients.values())
+        for key in ("calls", "cache_hits", "retries", "prompt_tokens", "completion_tokens")
     }
+    costs = [v["cost"] for v in clients.values() if "cost" in v]
+    if costs:
+        total["cost"] = sum(costs)
     return {"evaluators": per_eval, "clients": clients, "total": total}
+
+
+def _pricing_of(ev: Any) -> Pricing | None:
+    """The judge pricing of an evaluator (a composite's first priced member)."""
+    for e in (ev, *getattr(ev, "members", ())):
+        client = getattr(e, "client", None)
+        cfg = getattr(client, "cfg", None)
+        pricing = getattr(cfg, "pricing", None)
+        if isinstance(pricing, Pricing):
+            return pricing
+    return None
 
 
 def _error_rate(agg: Aggregator) -> float:

@@ -50,6 +50,18 @@ class DatasetConfig(_Model):
     limit: Annotated[int, Field(ge=1)] | None = None
 
 
+class Pricing(_Model):
+    """Token prices of a model deployment, per million tokens (for cost reports)."""
+
+    input_per_1m: Annotated[float, Field(ge=0)]
+    output_per_1m: Annotated[float, Field(ge=0)]
+    currency: str = "USD"
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """Cost of that many tokens."""
+        return (prompt_tokens * self.input_per_1m + completion_tokens * self.output_per_1m) / 1e6
+
+
 class JudgeConfig(_Model):
     """Connection and sampling settings of a judge model (or a chat target)."""
 
@@ -66,6 +78,7 @@ class JudgeConfig(_Model):
     max_retries: Annotated[int, Field(ge=0, le=50)] = 8
     max_retry_time_s: Annotated[float, Field(gt=0)] = 300.0
     concurrency: Annotated[int, Field(ge=1, le=1024)] | None = None
+    pricing: Pricing | None = None
 
     @model_validator(mode="after")
     def _check_provider_keys(self) -> JudgeConfig:
@@ -234,6 +247,7 @@ class ChatTargetConfig(_TargetCommon):
     user: str
     temperature: float = 0.0
     max_tokens: Annotated[int, Field(ge=1)] = 800
+    pricing: Pricing | None = None
 
     def connection(self) -> JudgeConfig:
         """The same connection settings in the judge's model (shared client code)."""
@@ -251,6 +265,7 @@ class ChatTargetConfig(_TargetCommon):
             max_retries=self.max_retries,
             max_retry_time_s=self.max_retry_time_s,
             concurrency=self.concurrency,
+            pricing=self.pricing,
         )
 
 

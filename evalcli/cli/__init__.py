@@ -90,6 +90,20 @@ def run_cmd(
     cache: Annotated[
         Path | None, typer.Option("--cache", help="Call cache file (default .evalcli/cache.db).")
     ] = None,
+    estimate: Annotated[
+        bool,
+        typer.Option(
+            "--estimate", help="Only count calls and bound tokens and cost; call nothing."
+        ),
+    ] = False,
+    target_tokens: Annotated[
+        int,
+        typer.Option(
+            "--target-tokens",
+            min=1,
+            help="With --estimate: assumed max tokens of each HTTP/Python target output.",
+        ),
+    ] = 1024,
     debug: DebugOpt = False,
 ) -> None:
     """Run an evaluation and exit with a CI-friendly code."""
@@ -100,6 +114,8 @@ def run_cmd(
         save_transcripts=save_transcripts,
         no_cache=no_cache,
         cache=cache,
+        estimate=estimate,
+        target_tokens=target_tokens,
         output_dir=output_dir,
         fmt=fmt,
         limit=limit,

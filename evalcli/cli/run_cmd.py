@@ -9,6 +9,7 @@ import typer
 
 from evalcli.cli.boundary import eprint, error_boundary
 from evalcli.errors import ConfigError
+from evalcli.plan import RunPlan
 
 
 def run_command(
@@ -24,6 +25,8 @@ def run_command(
     save_transcripts: Path | None = None,
     no_cache: bool = False,
     cache: Path | None = None,
+    estimate: bool = False,
+    target_tokens: int = 1024,
 ) -> None:
     """Validate, run, render, exit with the run's code."""
     with error_boundary(debug):
@@ -43,9 +46,14 @@ def run_command(
         )
         from evalcli.api import validate
 
+        if estimate:
+            opts.check_output_dir = False
         plan = validate(config, opts)
         for warning in plan.warnings:
             eprint(f"warning: {warning}")
+        if estimate:
+            estimate_command(plan, fmt, target_tokens)
+            return
         with Progress(enabled=not quiet and sys.stderr.isatty()) as progress:
             result = run(plan, progress=progress.update, transcripts=save_transcripts)
         if fmt == "json":
@@ -100,3 +108,61 @@ def cache_command(action: str, path: Path) -> None:
             )
         finally:
             cache.close()
+
+
+def estimate_command(plan: RunPlan, fmt: str, target_tokens: int) -> None:
+    """Print what a run would call and spend at most (nothing is called)."""
+    import json
+
+    from evalcli.cache import CallCache
+    from evalcli.estimate import estimate
+
+    cache = CallCache(plan.cache_path) if plan.cache_path and plan.cache_path.exists() else None
+    try:
+        report = estimate(plan, cache, target_tokens).as_dict()
+    finally:
+        if cache is not None:
+            cache.close()
+    if fmt == "json":
+        print(json.dumps(report, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"estimate · {plan.name} · {report['rows']} rows (nothing was called)",
+        title_justify="left",
+    )
+    for col in (
+        "client",
+        "calls",
+        "already cached",
+        "prompt tokens ≤",
+        "completion tokens ≤",
+        "cost ≤",
+    ):
+        table.add_column(col, justify="left" if col == "client" else "right")
+    for label, c in report["clients"].items():
+        cost = "—" if c["cost_max"] is None else f"{c['cost_max']:.4f}"
+        table.add_row(
+            label,
+            str(c["calls"]),
+            str(c["already_cached"]),
+            f"{c['prompt_tokens_max']:,}",
+            f"{c['completion_tokens_max']:,}",
+            cost,
+        )
+    for label, n in report["other_calls"].items():
+        table.add_row(label, str(n), "", "", "", "")
+    t = report["total"]
+    table.add_row(
+        "total",
+        str(t["calls"]),
+        str(t["already_cached"]),
+        f"{t['prompt_tokens_max']:,}",
+        f"{t['completion_tokens_max']:,}",
+        "—" if t["cost_max"] is None else f"{t['cost_max']:.4f}",
+    )
+    Console(highlight=False).print(table)
+    for note in report["notes"]:
+        eprint(f"note: {note}")

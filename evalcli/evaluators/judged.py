@@ -122,13 +122,21 @@ class JudgedEvaluator(Evaluator):
         extra_user_parts: list[dict[str, Any]] | None = None,
     ) -> ChatReply:
         """Render and send the rubric; returns the judge's reply."""
+        messages = self.messages_for(inputs, extra_user_parts)
+        meta = {"evaluator": self.alias, "line": ctx.line, "prompt_sha256": self.prompt_sha256}
+        return self.client.chat(messages, self.params, meta)
+
+    def messages_for(
+        self, inputs: dict[str, Any], extra_user_parts: list[dict[str, Any]] | None = None
+    ) -> list[dict[str, Any]]:
+        """The chat messages this evaluator would send for ``inputs``."""
         try:
             messages = self.prompt.render(inputs)
         except PromptRenderError as exc:
             raise RowError("bad-input", f"cannot fill the rubric: {exc.message}") from None
         if extra_user_parts:
             messages = _with_parts(messages, extra_user_parts)
-        return self.client.chat(messages, self.params, {"evaluator": self.alias, "line": ctx.line})
+        return messages
 
     def usage(self, reply: ChatReply) -> dict[str, Any]:
         """Token outputs for a reply."""

@@ -72,6 +72,7 @@ def print_summary(result: RunResult, console: Console | None = None) -> None:
     clients = result.usage.get("clients") if result.usage else None
     if clients:
         ut = Table(title="model calls", title_justify="left")
+        priced = any("cost" in c for c in clients.values())
         cols = (
             "client",
             "calls",
@@ -80,7 +81,7 @@ def print_summary(result: RunResult, console: Console | None = None) -> None:
             "retries",
             "prompt tokens",
             "completion tokens",
-        )
+        ) + (("cost",) if priced else ())
         for col in cols:
             ut.add_column(col, justify="left" if col == "client" else "right")
         for label, c in clients.items():
@@ -92,8 +93,12 @@ def print_summary(result: RunResult, console: Console | None = None) -> None:
                 str(c.get("retries", 0)),
                 f"{c.get('prompt_tokens', 0):,}",
                 f"{c.get('completion_tokens', 0):,}",
+                *((f"{c['cost']:.4f}" if "cost" in c else "—",) if priced else ()),
             )
         con.print(ut)
+        total_cost = result.usage.get("total", {}).get("cost")
+        if total_cost is not None:
+            con.print(f"spent: {total_cost:.4f} (answers from the cache cost nothing)")
     if result.gates:
         gt = Table(title="gates", title_justify="left")
         gt.add_column("metric")

@@ -1,0 +1,232 @@
+"""``evalcli run --estimate``: how many calls a run would make, with upper bounds of tokens
+and cost — without calling anything and without a tokenizer.
+
+Token bound: byte-level BPE tokenizers (the GPT family, Llama's byte fallback) never produce
+more tokens than the UTF-8 bytes they encode, so a message costs at most its byte count plus
+the chat format's per-message overhead. Completions are bounded by ``max_tokens``. Answers
+already in the call cache cost nothing. Outputs of the target are not known before it is
+called: for chat targets they are bounded by the target's ``max_tokens``; for HTTP and Python
+targets each output field is assumed to be at most ``target_tokens`` tokens (stated in the
+report).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from evalcli.cache import CallCache
+from evalcli.conversation import split_turns
+from evalcli.errors import RowError
+from evalcli.evaluators.base import Evaluator
+from evalcli.evaluators.judged import JudgedEvaluator
+from evalcli.plan import BoundEvaluator, RunPlan
+from evalcli.tasks import conversation_of, resolve_inputs
+
+PER_MESSAGE_TOKENS = 4  # role and separators, as OpenAI's chat format counts them
+PER_REQUEST_TOKENS = 3  # the reply primer
+
+
+@dataclass
+class Bound:
+    """Calls and token/cost upper bounds for one client."""
+
+    label: str
+    calls: int = 0
+    cached: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    pricing: Any = None
+
+    @property
+    def cost(self) -> float | None:
+        """Cost bound, if the client has pricing."""
+        if self.pricing is None:
+            return None
+        cost: float = self.pricing.cost(self.prompt_tokens, self.completion_tokens)
+        return cost
+
+
+@dataclass
+class Estimate:
+    """The whole estimate."""
+
+    rows: int
+    clients: dict[str, Bound] = field(default_factory=dict)
+    other_calls: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        clients = {
+            b.label: {
+                "calls": b.calls,
+                "already_cached": b.cached,
+                "prompt_tokens_max": b.prompt_tokens,
+                "completion_tokens_max": b.completion_tokens,
+                "cost_max": b.cost,
+            }
+            for b in self.clients.values()
+        }
+        costs = [b.cost for b in self.clients.values() if b.cost is not None]
+        return {
+            "rows": self.rows,
+            "clients": clients,
+            "other_calls": self.other_calls,
+            "total": {
+                "calls": sum(b.calls for b in self.clients.values())
+                + sum(self.other_calls.values()),
+                "already_cached": sum(b.cached for b in self.clients.values()),
+                "prompt_tokens_max": sum(b.prompt_tokens for b in self.clients.values()),
+                "completion_tokens_max": sum(b.completion_tokens for b in self.clients.values()),
+                "cost_max": sum(costs) if costs else None,
+            },
+            "notes": self.notes,
+        }
+
+
+def message_tokens_bound(messages: list[dict[str, Any]]) -> int:
+    """Upper bound of the prompt tokens of a chat request."""
+    total = PER_REQUEST_TOKENS
+    for m in messages:
+        content = m.get("content")
+        if isinstance(content, str):
+            total += len(content.encode("utf-8"))
+        elif isinstance(content, list):
+            for part in content:
+                if isinstance(part, dict) and isinstance(part.get("text"), str):
+                    total += len(part["text"].encode("utf-8"))
+        total += PER_MESSAGE_TOKENS
+    return total
+
+
+def estimate(plan: RunPlan, cache: CallCache | None, target_tokens: int = 1024) -> Estimate:
+    """Walk the dataset and count what a run would send (nothing is sent)."""
+    est = Estimate(rows=plan.scan.rows)
+    images_seen = False
+    target = plan.target
+    placeholder: dict[str, Any] | None = None
+    extra_per_field = 0
+    if target is not None:
+        if target.kind == "chat":
+            extra_per_field = int(getattr(getattr(target, "cfg", None), "max_tokens", 0))
+        else:
+            extra_per_field = target_tokens
+            est.notes.append(
+                f"each {target.kind} target output is assumed to be at most "
+                f"{target_tokens} tokens (--target-tokens)"
+            )
+        placeholder = _Placeholder()
+    for row in plan.dataset.rows():
+        if target is not None:
+            _count_target(est, target, row.data, cache)
+        for b in plan.evaluators:
+            for ev in b.evaluator.members or (b.evaluator,):
+                images_seen |= _count_evaluation(
+                    est, b, ev, row.data, placeholder, extra_per_field, cache
+                )
+    if images_seen:
+        est.notes.append("image parts are not included in the token bounds")
+    if cache is not None:
+        est.notes.append(
+            f"answers found in the cache ({cache.path}) are not counted in tokens or cost"
+        )
+    return est
+
+
+class _Placeholder(dict[str, Any]):
+    """Target outputs before the target was called: every field is an empty text."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+
+def _bound(est: Estimate, client: Any) -> Bound:
+    label = client.label
+    b = est.clients.get(label)
+    if b is None:
+        b = est.clients[label] = Bound(label, pricing=getattr(client.cfg, "pricing", None))
+    return b
+
+
+def _count_target(
+    est: Estimate, target: Any, data: dict[str, Any], cache: CallCache | None
+) -> None:
+    if target.kind != "chat":
+        key = f"target {target.kind}"
+        est.other_calls[key] = est.other_calls.get(key, 0) + 1
+        return
+    try:
+        user = target.template.render(data)
+    except Exception:
+        return  # this row will be a target error: no call
+    messages = [{"role": "system", "content": target.cfg.system}] if target.cfg.system else []
+    messages.append({"role": "user", "content": user})
+    b = _bound(est, target.client)
+    if cache is not None and cache.get(target.client.cache_key(messages, target.params, None)):
+        b.cached += 1
+        return
+    b.calls += 1
+    b.prompt_tokens += message_tokens_bound(messages)
+    b.completion_tokens += int(target.params.get("max_tokens", 0))
+
+
+def _count_evaluation(
+    est: Estimate,
+    b: BoundEvaluator,
+    ev: Evaluator,
+    data: dict[str, Any],
+    placeholder: dict[str, Any] | None,
+    extra_per_field: int,
+    cache: CallCache | None,
+) -> bool:
+    """Count one (row, evaluator) evaluation; returns True if it saw image parts."""
+    conv = conversation_of(b, data, placeholder)
+    if isinstance(conv, RowError):
+        return False
+    if conv is not None:
+        try:
+            turns = [t.inputs() for t in split_turns(conv)]
+        except RowError:
+            return False
+        if b.spec.eval_last_turn:
+            turns = turns[-1:]
+        wanted = {i.name for i in ev.inputs}
+        inputs_list = [{k: v for k, v in t.items() if k in wanted} for t in turns]
+        uses_target = 0
+    else:
+        inputs = resolve_inputs(b, data, placeholder, ev if b.evaluator.members else None)
+        if isinstance(inputs, RowError):
+            return False
+        inputs_list = [inputs]
+        uses_target = sum(
+            1
+            for name, r in b.refs.items()
+            if r.source == "target" and name in {i.name for i in ev.inputs}
+        )
+    images = any("images" in i for i in inputs_list)
+    if not isinstance(ev, JudgedEvaluator):
+        if ev.execution != "cpu":
+            label = f"{ev.name} (non-judge remote calls)"
+            est.other_calls[label] = est.other_calls.get(label, 0) + len(inputs_list)
+        return images
+    bound = _bound(est, ev.client)
+    for inputs in inputs_list:
+        try:
+            messages = ev.messages_for({k: v for k, v in inputs.items() if k != "images"})
+        except RowError:
+            continue  # a row error at run time: no call
+        if (
+            not uses_target
+            and cache is not None
+            and cache.get(ev.client.cache_key(messages, ev.params, ev.prompt_sha256))
+        ):
+            bound.cached += 1
+            continue
+        bound.calls += 1
+        bound.prompt_tokens += message_tokens_bound(messages) + uses_target * extra_per_field
+        bound.completion_tokens += int(ev.params.get("max_tokens", 0))
+    return images
