@@ -146,6 +146,8 @@ class EvaluatorConfig(_Model):
     eval_last_turn: bool = False
     prompt: str | None = None
     function: str | None = None
+    # Code evaluators only: the keys the callable returns, optionally with their direction.
+    outputs: list[str] | dict[str, Literal["higher", "lower"]] | None = None
 
     @field_validator("threshold", mode="before")
     @classmethod
@@ -407,6 +409,12 @@ def _check_safety_keys(data: dict[str, Any], smap: SourceMap) -> None:
                 f"evaluators.{alias}.defect_threshold applies only to {', '.join(HARM_NAMES)}",
                 where=smap.where(("evaluators", alias, "defect_threshold"), key=True),
             )
+        for key in ("function", "outputs"):
+            if key in spec and use != "code":
+                raise ConfigError(
+                    f"evaluators.{alias}.{key} applies only to code evaluators (use: code)",
+                    where=smap.where(("evaluators", alias, key), key=True),
+                )
         if "backend" in spec and use not in SAFETY_NAMES:
             raise ConfigError(
                 f"evaluators.{alias}.backend applies only to the risk and safety evaluators "
