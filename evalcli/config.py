@@ -62,10 +62,9 @@ class Pricing(_Model):
         return (prompt_tokens * self.input_per_1m + completion_tokens * self.output_per_1m) / 1e6
 
 
-class JudgeConfig(_Model):
-    """Connection and sampling settings of a judge model (or a chat target)."""
+class ModelConnection(_Model):
+    """Connection and sampling settings shared by judges and chat-deployment targets."""
 
-    type: Literal["azure_openai", "openai"]
     endpoint: str | None = None
     deployment: str | None = None
     api_version: str = "2024-10-21"
@@ -79,6 +78,12 @@ class JudgeConfig(_Model):
     max_retry_time_s: Annotated[float, Field(gt=0)] = 300.0
     concurrency: Annotated[int, Field(ge=1, le=1024)] | None = None
     pricing: Pricing | None = None
+
+
+class JudgeConfig(ModelConnection):
+    """A judge model: an Azure OpenAI deployment or an OpenAI(-compatible) model."""
+
+    type: Literal["azure_openai", "openai"]
 
     @model_validator(mode="after")
     def _check_provider_keys(self) -> JudgeConfig:
@@ -234,41 +239,18 @@ class HttpTargetConfig(_TargetCommon):
         return value
 
 
-class ChatTargetConfig(_TargetCommon):
+class ChatTargetConfig(ModelConnection):
     """The app under test as an OpenAI / Azure OpenAI chat deployment with a system message."""
 
     type: Literal["chat"]
     provider: Literal["azure_openai", "openai"]
-    endpoint: str | None = None
-    deployment: str | None = None
-    api_version: str = "2024-10-21"
-    api_key: SecretStr | None = None
-    base_url: str | None = None
-    model: str | None = None
     system: str | None = None
     user: str
-    temperature: float = 0.0
-    max_tokens: Annotated[int, Field(ge=1)] = 800
-    pricing: Pricing | None = None
 
     def connection(self) -> JudgeConfig:
         """The same connection settings in the judge's model (shared client code)."""
-        return JudgeConfig(
-            type=self.provider,
-            endpoint=self.endpoint,
-            deployment=self.deployment,
-            api_version=self.api_version,
-            api_key=self.api_key,
-            base_url=self.base_url,
-            model=self.model,
-            temperature=self.temperature,
-            max_tokens=self.max_tokens,
-            timeout_s=self.timeout_s,
-            max_retries=self.max_retries,
-            max_retry_time_s=self.max_retry_time_s,
-            concurrency=self.concurrency,
-            pricing=self.pricing,
-        )
+        fields = self.model_dump(include=set(ModelConnection.model_fields))
+        return JudgeConfig(type=self.provider, **fields)
 
 
 class PythonTargetConfig(_Model):

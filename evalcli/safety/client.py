@@ -31,6 +31,7 @@ from evalcli.config import SafetyConfig
 from evalcli.errors import RemoteError, RowError
 from evalcli.judge.client import ClientStats, TokenProvider
 from evalcli.judge.retry import (
+    EndpointHealth,
     GiveUpError,
     RetryPolicy,
     Verdict,
@@ -102,7 +103,7 @@ class ContentSafetyClient:
         self._stats = ClientStats()
         self._lock = threading.Lock()
         self._fatal: RemoteError | None = None
-        self._counted_failures = 0  # failures that say something about the endpoint
+        self.health = EndpointHealth("content safety", FIRST_CALLS_FATAL)
         self.limit = cfg.concurrency or concurrency
         self._slots = threading.BoundedSemaphore(self.limit)
         self._http = httpx2.Client(
@@ -163,6 +164,7 @@ class ContentSafetyClient:
             data, _ = call_with_retries(attempt, self.policy, self._classify, on_retry)
         except GiveUpError as gu:
             raise self._failure(operation, gu) from None
+        self.health.success()
         with self._lock:
             self._stats.calls += 1
             self._stats.succeeded += 1
@@ -218,18 +220,14 @@ class ContentSafetyClient:
         with self._lock:
             self._stats.calls += 1
             self._stats.failed += 1
-            if counts:
-                self._counted_failures += 1
-            fatal = gu.verdict == "fatal" or (
-                self._stats.succeeded == 0 and self._counted_failures >= FIRST_CALLS_FATAL
-            )
-            if fatal and self._fatal is None:
-                why = _fatal_reason(exc, gu.verdict, self._counted_failures)
-                self._fatal = RemoteError(
-                    f"{self.label}: {operation}: {why} ({message})", hint=_fatal_hint(exc)
-                )
-            if fatal:
-                assert self._fatal is not None
+        stop = self.health.failure(gu.verdict, data_specific=not counts)
+        if stop is not None:
+            with self._lock:
+                if self._fatal is None:
+                    why = _fatal_reason(exc, gu.verdict, self.health.failed)
+                    self._fatal = RemoteError(
+                        f"{self.label}: {operation}: {why} ({message})", hint=_fatal_hint(exc)
+                    )
                 return self._fatal
         return RowError(
             f"content-safety-{kind}",

@@ -1,0 +1,269 @@
+"""Code evaluators (``use: code``): a Python callable named in the config scores each row.
+
+NOTE: this runs the user's own code inside the evalcli process.
+
+``function: path/to/file.py:Name`` (relative to the config) or ``package.module:Name``
+(imported from the Python path) names either
+
+* a **function**, called once per row with the row's inputs as keyword arguments; ``params``
+  are bound to its keyword parameters once, when the run is built; or
+* a **class**, instantiated once when the run is built with ``params`` as keyword arguments;
+  the instance is called once per row with the inputs as keyword arguments.
+
+**Inputs** come from the signature: every parameter that is not bound by ``params`` is an
+input, required unless it has a default. Inputs are mapped like any evaluator's (the
+evaluator's ``columns``, the run-level ``columns``, else the column of the same name). A
+``**kwargs`` parameter receives, in addition, the inputs named under the evaluator's own
+``columns`` — evalcli cannot guess which other columns it wants. Positional-only parameters
+without a default cannot be filled by keyword and are refused.
+
+**Outputs.** A number or a bool is stored under the alias (``outputs.<alias>.<alias>``); a
+dict under its own keys (``outputs.<alias>.<key>``). Values of a dict may be numbers, bools,
+text, null, or JSON lists/objects. Numbers and bools are averaged into ``<alias>.<key>``
+metrics (a bool counts as 1 or 0, so its mean is the share of true). When a ``threshold``
+applies to a key (a single number applies to every numeric key, a mapping to the keys it
+names), numeric values also get ``<key>_result`` (``pass``/``fail``) and ``<key>_threshold``.
+
+Which keys exist is declared, in this order of precedence, by
+
+1. ``outputs:`` in the spec — a list of keys, or a mapping ``key: higher|lower`` giving the
+   direction (default higher). The evaluator is then *closed*: returning another key is a
+   row error, and ``evalcli validate`` checks gates on its metrics;
+2. a ``TypedDict`` return annotation — its keys, closed as above;
+3. otherwise the single key ``<alias>`` is declared and the evaluator is *open*: a returned
+   dict may hold any keys. Their metrics appear as the keys are first seen; in CSV they go
+   into one JSON column ``outputs.<alias>``; a gate on one of them is checked at the end of
+   the run (exit 3 when the key never appeared, listing the keys that did).
+
+Keys named in a ``threshold`` mapping are declared too.
+
+**Where it runs.** In the runner's thread pool (``execution = "io"``), up to
+``run.concurrency`` rows at once, sharing one function or one instance: the code must be
+thread-safe. Threads suit code that waits (services, files, models behind an API) and need no
+pickling or forking of user objects; pure-Python CPU-heavy scoring is limited by the GIL —
+write a plugin evaluator with ``execution = "cpu"`` for that.
+
+**Failures.** An exception raised by the code is a row error of kind ``evaluator-exception``
+with its message; a value that is not a valid result (None, text, a list, NaN or infinity, a
+dict with non-text keys or non-JSON values, an undeclared key) is a row error of kind
+``evaluator-bad-output``. Raising :class:`evalcli.RowError` sets your own kind.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import json
+import math
+import numbers
+import sys
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from evalcli.config import EvaluatorConfig, LoadedConfig, did_you_mean
+from evalcli.errors import ConfigError, RemoteError, RowError
+from evalcli.evaluators.base import (
+    Evaluator,
+    EvaluatorInfo,
+    Family,
+    InputSpec,
+    OutputField,
+    Outputs,
+    Role,
+)
+from evalcli.evaluators.context import BuildContext, EvalContext
+
+BAD_OUTPUT = "evaluator-bad-output"
+EXCEPTION = "evaluator-exception"
+#: Row keys evalcli itself writes under ``outputs.<alias>.``; a custom key may not take them.
+RESERVED_KEYS = frozenset({"error", "error_kind", "evaluation_per_turn"})
+_RESULT, _THRESHOLD = "_result", "_threshold"
+
+
+class CodeEvaluator(Evaluator):
+    """Calls the user's callable once per row and checks what it returns."""
+
+    execution = "io"
+
+    def __init__(self, alias: str, parts: CodeParts, function: str):
+        plan = parts.outputs
+        fields = tuple(f for key in plan.keys for f in plan.fields(key, alias))
+        super().__init__(alias, "code", parts.inputs, fields)
+        self._call = parts.call
+        self._plan = plan
+        self._declared = frozenset(plan.keys)
+        self._function = function
+        self._params = parts.params
+        #: Read by the aggregator, the CSV writer and the gate check: keys may appear at run time.
+        self.open_outputs = not plan.closed
+
+    # -- per row -------------------------------------------------------------------------
+
+    def evaluate(self, inputs: dict[str, Any], ctx: EvalContext) -> Outputs:
+        try:
+            value = self._call(**inputs)
+        except (RowError, RemoteError):
+            raise
+        except (Exception, SystemExit) as exc:  # user code: isolate any failure to this row
+            text = str(exc)
+            raise RowError(
+                EXCEPTION, f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+            ) from None
+        return self._with_results(self._values(value))
+
+    def _values(self, value: Any) -> dict[str, Any]:
+        scalar = _scalar(value, "returned")
+        if scalar is not None:
+            if self._plan.closed and self.alias not in self._declared:
+                raise RowError(
+                    BAD_OUTPUT,
+                    f"returned a single {type(value).__name__}, but the declared outputs are "
+                    f"{', '.join(self._plan.keys)}: return a dict with those keys",
+                )
+            return {self.alias: scalar}
+        if not isinstance(value, Mapping):
+            what = "None" if value is None else type(value).__name__
+            raise RowError(
+                BAD_OUTPUT, f"returned {what}; a code evaluator returns a number, a bool or a dict"
+            )
+        if not value:
+            raise RowError(BAD_OUTPUT, "returned an empty dict")
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str) or not key:
+                raise RowError(BAD_OUTPUT, f"returned a dict with the key {key!r}; keys are text")
+            if key in RESERVED_KEYS or self._plan.is_derived(key):
+                raise RowError(BAD_OUTPUT, f"returned the key {key!r}, which evalcli writes itself")
+            if self._plan.closed and key not in self._declared:
+                raise RowError(
+                    BAD_OUTPUT,
+                    f"returned the undeclared key {key!r} (declared outputs: "
+                    f"{', '.join(self._plan.keys)})",
+                )
+            out[key] = _dict_value(key, item)
+        return out
+
+    def _with_results(self, values: dict[str, Any]) -> Outputs:
+        out: Outputs = {}
+        for key, value in values.items():
+            out[key] = value
+            limit = self._plan.threshold_for(key)
+            if limit is None or isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            higher = key not in self._plan.lower_is_better
+            passed = value >= limit if higher else value <= limit
+            out[f"{key}{RESULT_SUFFIX}"] = "pass" if passed else "fail"
+            out[f"{key}{THRESHOLD_SUFFIX}"] = limit
+        return out
+
+    # -- hooks read by the aggregator ------------------------------------------------------
+
+    def runtime_fields(self, key: str, value: Any) -> tuple[OutputField, ...]:
+        """Fields of a key first seen at run time (open evaluators only).
+
+        Numbers and bools become scores (plus pass/fail when a threshold applies); other
+        values (text, lists, objects) are kept in the row but not aggregated.
+        """
+        if not self.open_outputs or key in self._declared or self._plan.is_derived(key):
+            return ()
+        if value is None or not isinstance(value, int | float):
+            return ()
+        return self._plan.fields(key, self.alias)
+
+    def describe_params(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"function": self._function}
+        if self._params:
+            out["params"] = self._params
+        if self._plan.threshold is not None:
+            out["threshold"] = self._plan.threshold
+        out["outputs"] = list(self._plan.keys)
+        if self._plan.lower_is_better:
+            out["lower_is_better"] = sorted(self._plan.lower_is_better)
+        return out
+
+
+def _scalar(value: Any, what: str) -> int | float | bool | None:
+    """A number or bool result, normalised to a Python type; None if ``value`` is neither.
+
+    numpy scalars are accepted (users return them all the time): they register with the
+    :mod:`numbers` ABCs, and ``numpy.bool_`` is recognised by name to avoid importing numpy.
+
+    Raises:
+        RowError: NaN or infinity, which no metric can use.
+    """
+    if isinstance(value, bool):
+        return value
+    if type(value).__name__ == "bool_" and hasattr(value, "item"):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        if not math.isfinite(number):
+            raise RowError(BAD_OUTPUT, f"{what} {number}; results must be finite numbers")
+        return number
+    return None
+
+
+def _dict_value(key: str, value: Any) -> Any:
+    scalar = _scalar(value, f"returned {key!r} =")
+    if scalar is not None or value is None or isinstance(value, str):
+        return value if scalar is None else scalar
+    try:
+        # Strict JSON: results.json must stay valid, so NaN and unknown types are refused here.
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise RowError(
+            BAD_OUTPUT, f"the value of {key!r} is not JSON ({type(value).__name__}: {exc})"
+        ) from None
+    return value
+
+
+def build_code(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> CodeEvaluator:
+    """Factory of ``use: code``."""
+    return CodeEvaluator(alias, load_code(alias, spec, ctx), spec.function or "")
+
+
+def describe_code(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> dict[str, Any]:
+    """What ``list-evaluators --config`` shows for a code evaluator."""
+    parts = load_code(alias, spec, ctx)
+    ev = CodeEvaluator(alias, parts, spec.function or "")
+    return {
+        "inputs": [i.name + ("" if i.required else "?") for i in ev.inputs],
+        "outputs": [f.key for f in ev.outputs],
+        "open_outputs": ev.open_outputs,
+        "version": parts.version,
+        "function": spec.function,
+    }
+
+
+def _build_prompt(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> Evaluator:
+    from evalcli.evaluators.custom_prompt import build_prompt
+
+    return build_prompt(alias, spec, ctx)
+
+
+CUSTOM_EVALUATORS: tuple[EvaluatorInfo, ...] = (
+    EvaluatorInfo(
+        "code",
+        Family.CUSTOM,
+        "Your Python function or class (function: file.py:Name or module:Name); inputs from "
+        "its signature; returns a number, a bool or a dict",
+        (),
+        ("<alias>", "<alias>_result", "<alias>_threshold"),
+        build_code,
+    ),
+    EvaluatorInfo(
+        "prompt",
+        Family.CUSTOM,
+        "Your judge rubric (prompt: file, evalcli or Prompty format); inputs from the file; "
+        "output spec from the file or params",
+        (),
+        ("<alias>", "<alias>_result", "<alias>_threshold", "<alias>_reason"),
+        _build_prompt,
+    ),
+)
