@@ -8,6 +8,7 @@ silently divides by all rows — we don't).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -31,7 +32,11 @@ class MetricSpec:
 
     def add(self, value: Any) -> None:
         f = self.source
-        if f is None or value is None or (isinstance(value, bool) and self.kind == "mean"):
+        if f is None or value is None:
+            return
+        # A bool is averaged as 1/0 only where it is the score itself (a code evaluator's
+        # check); anywhere else a bool in a mean is a bug, not a number.
+        if isinstance(value, bool) and self.kind == "mean" and f.role is not Role.SCORE:
             return
         if self.kind == "mean":
             if isinstance(value, int | float):
@@ -59,8 +64,15 @@ class MetricSpec:
 def metric_specs(ev: Evaluator) -> list[MetricSpec]:
     """The metrics an evaluator's declared outputs produce (also used to validate gates)."""
     a = ev.alias
+    specs = [s for f in ev.outputs for s in field_specs(a, f)]
+    specs.append(MetricSpec(f"{a}.error_count", "error_count", None, False))
+    return specs
+
+
+def field_specs(a: str, f: OutputField) -> list[MetricSpec]:
+    """The metrics one output field of the evaluator aliased ``a`` produces."""
     specs: list[MetricSpec] = []
-    for f in ev.outputs:
+    if True:
         hib = f.higher_is_better is not False
         if f.role is Role.SCORE:
             specs.append(MetricSpec(f"{a}.{f.key}", "mean", f, hib))
@@ -73,7 +85,6 @@ def metric_specs(ev: Evaluator) -> list[MetricSpec]:
         elif f.role is Role.LABEL:
             kind: Kind = f.label_metric
             specs.append(MetricSpec(f"{a}.{f.metric_stem}_{kind}", kind, f, kind == "passing_rate"))
-    specs.append(MetricSpec(f"{a}.error_count", "error_count", None, False))
     return specs
 
 
@@ -88,6 +99,9 @@ class _EvalAgg:
     token_keys: dict[str, str] = field(default_factory=dict)  # output key -> usage counter
     tokens: dict[str, int] = field(default_factory=dict)  # usage counter -> total
     distributions: dict[str, Counter[str]] = field(default_factory=dict)
+    # Evaluators whose output keys are only known at run time (code evaluators returning
+    # undeclared dicts) map a new key and its value to output fields; None for the others.
+    learn: Callable[[str, Any], tuple[OutputField, ...]] | None = None
 
 
 class Aggregator:
@@ -109,7 +123,8 @@ class Aggregator:
                 for f in ev.outputs
                 if f.role in (Role.PROMPT_TOKENS, Role.COMPLETION_TOKENS)
             }
-            agg = _EvalAgg(ev, specs, by_key, token_keys=tokens)
+            learn = getattr(ev, "runtime_fields", None)
+            agg = _EvalAgg(ev, specs, by_key, token_keys=tokens, learn=learn)
             for f in ev.outputs:
                 if f.role is Role.SEVERITY_LABEL:
                     agg.distributions[f.key] = Counter()
@@ -133,12 +148,26 @@ class Aggregator:
         self._add_tokens(agg, outcome)
         for key, value in outcome.items():
             specs = agg.by_key.get(key)
+            if specs is None and agg.learn is not None:
+                specs = self._learn(agg, key, value)
             if specs:
                 for s in specs:
                     s.add(value)
             dist = agg.distributions.get(key)
             if dist is not None and isinstance(value, str):
                 dist[value] += 1
+
+    @staticmethod
+    def _learn(agg: _EvalAgg, key: str, value: Any) -> list[MetricSpec] | None:
+        """Add the metrics of a key first seen now; rows arrive in input order, so the
+        metrics of a run appear in the same order every time."""
+        assert agg.learn is not None
+        for f in agg.learn(key, value):
+            new = field_specs(agg.evaluator.alias, f)
+            agg.specs[-1:-1] = new  # error_count stays last
+            for s in new:
+                agg.by_key.setdefault(f.key, []).append(s)
+        return agg.by_key.get(key)
 
     @staticmethod
     def _add_tokens(agg: _EvalAgg, values: dict[str, Any]) -> None:

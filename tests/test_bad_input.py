@@ -232,3 +232,29 @@ def test_config_not_a_mapping(cli: CliRunner, make_config: MakeConfig) -> None:
 def test_missing_dataset_key(cli: CliRunner, make_config: MakeConfig) -> None:
     cfg = make_config("evaluators: {f1_score: {}}\n", QA_ROWS)
     assert_usage_error(cli, cfg, "missing required key 'dataset'")
+
+
+def test_missing_nltk_data_says_what_to_run(
+    cli: CliRunner, make_config: MakeConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nltk.data
+
+    empty = tmp_path / "no_nltk_data"
+    empty.mkdir()
+    monkeypatch.setattr(nltk.data, "path", [str(empty)])
+    cfg = make_config(BASIC_CONFIG, QA_ROWS)
+    err = assert_usage_error(
+        cli,
+        cfg,
+        "NLTK data missing for bleu",
+        "punkt_tab",
+        "perluniprops",
+        "evalcli nltk-data build",
+    )
+    assert "nltk-data download" in err
+    # F1 and ROUGE need no NLTK data: a config without BLEU/GLEU/METEOR still runs.
+    cfg = make_config(
+        BASIC_CONFIG.replace("      bleu: {threshold: 0.3}\n", ""), QA_ROWS, name="nobleu.yaml"
+    )
+    res = cli.invoke(app, ["run", str(cfg), "-q"])
+    assert res.exit_code == 0, res.stderr

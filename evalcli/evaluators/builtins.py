@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 def register(registry: Registry) -> None:
     """Add every built-in evaluator to ``registry``."""
     from evalcli.evaluators.composite import COMPOSITE_EVALUATORS
+    from evalcli.evaluators.custom import CUSTOM_EVALUATORS
     from evalcli.evaluators.nlp import NLP_EVALUATORS
     from evalcli.evaluators.quality import QUALITY_EVALUATORS
     from evalcli.evaluators.safety import HARM_EVALUATORS
@@ -22,5 +23,6 @@ def register(registry: Registry) -> None:
         *COMPOSITE_EVALUATORS,
         *HARM_EVALUATORS,
         *LABEL_EVALUATORS,
+        *CUSTOM_EVALUATORS,  # `use: code` / `use: prompt`: the user supplies the logic
     ):
         registry.add(info)

@@ -51,37 +51,26 @@ dict with non-text keys or non-JSON values, an undeclared key) is a row error of
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import inspect
 import json
 import math
 import numbers
-import sys
-import typing
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any
 
-from evalcli.config import EvaluatorConfig, LoadedConfig, did_you_mean
-from evalcli.errors import ConfigError, RemoteError, RowError
-from evalcli.evaluators.base import (
-    Evaluator,
-    EvaluatorInfo,
-    Family,
-    InputSpec,
-    OutputField,
-    Outputs,
-    Role,
-)
+from evalcli.config import EvaluatorConfig
+from evalcli.errors import RemoteError, RowError
+from evalcli.evaluators.base import Evaluator, EvaluatorInfo, Family, OutputField, Outputs
 from evalcli.evaluators.context import BuildContext, EvalContext
+from evalcli.evaluators.custom_load import (
+    RESERVED_KEYS,
+    RESULT_SUFFIX,
+    THRESHOLD_SUFFIX,
+    CodeParts,
+    load_code,
+)
 
 BAD_OUTPUT = "evaluator-bad-output"
 EXCEPTION = "evaluator-exception"
-#: Row keys evalcli itself writes under ``outputs.<alias>.``; a custom key may not take them.
-RESERVED_KEYS = frozenset({"error", "error_kind", "evaluation_per_turn"})
-_RESULT, _THRESHOLD = "_result", "_threshold"
 
 
 class CodeEvaluator(Evaluator):
@@ -136,7 +125,7 @@ class CodeEvaluator(Evaluator):
         for key, item in value.items():
             if not isinstance(key, str) or not key:
                 raise RowError(BAD_OUTPUT, f"returned a dict with the key {key!r}; keys are text")
-            if key in RESERVED_KEYS or self._plan.is_derived(key):
+            if key in RESERVED_KEYS or self._plan.is_derived(key, value):
                 raise RowError(BAD_OUTPUT, f"returned the key {key!r}, which evalcli writes itself")
             if self._plan.closed and key not in self._declared:
                 raise RowError(

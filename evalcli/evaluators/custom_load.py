@@ -12,7 +12,7 @@ import hashlib
 import inspect
 import sys
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -49,10 +49,19 @@ class OutputPlan:
             return self.threshold.get(key)
         return self.threshold
 
-    def is_derived(self, key: str) -> bool:
-        """Whether ``key`` is a ``<k>_result``/``<k>_threshold`` evalcli adds for ``<k>``."""
+    def is_derived(self, key: str, among: Collection[str] | None = None) -> bool:
+        """Whether ``key`` is a ``<k>_result``/``<k>_threshold`` evalcli adds for ``<k>``.
+
+        Args:
+            key: The key to test.
+            among: When given, ``<k>`` must be one of these keys too (a clash then means the
+                same row would hold two values under one key).
+        """
         for suffix in (RESULT_SUFFIX, THRESHOLD_SUFFIX):
-            if key.endswith(suffix) and self.threshold_for(key[: -len(suffix)]) is not None:
+            base = key.removesuffix(suffix)
+            if base == key or self.threshold_for(base) is None:
+                continue
+            if among is None or base in among:
                 return True
         return False
 
@@ -213,20 +222,14 @@ def _output_plan(alias: str, spec: EvaluatorConfig, ctx: BuildContext, hints_of:
             raise ConfigError(
                 f"evaluators.{alias}.outputs lists no keys", where=ctx.where("outputs")
             )
+        as_mapping = isinstance(spec.outputs, dict)
         for i, key in enumerate(keys):
-            loc: tuple[str | int, ...] = (
-                ("outputs", key)
-                if isinstance(spec.outputs, dict)
-                else (
-                    "outputs",
-                    i,
-                )
-            )
+            loc: tuple[str | int, ...] = ("outputs", key) if as_mapping else ("outputs", i)
             if not key or key in RESERVED_KEYS:
                 raise ConfigError(
                     f"evaluators.{alias}.outputs: {key!r} is not a valid output key"
                     + (" (evalcli writes it itself)" if key else ""),
-                    where=ctx.where(*loc, key=isinstance(spec.outputs, dict)),
+                    where=ctx.where(*loc, key=as_mapping),
                 )
             if key in keys[:i]:
                 raise ConfigError(
@@ -256,7 +259,7 @@ def _output_plan(alias: str, spec: EvaluatorConfig, ctx: BuildContext, hints_of:
             keys.append(key)
     plan = OutputPlan(tuple(keys), frozenset(lower), closed, threshold)
     for key in keys:
-        if plan.is_derived(key):
+        if plan.is_derived(key, keys):
             raise ConfigError(
                 f"evaluators.{alias}: the output {key!r} clashes with the pass/fail keys "
                 "evalcli adds for a thresholded output",
@@ -296,5 +299,3 @@ def _version(name: str, loaded: LoadedConfig) -> str:
         if isinstance(version, str):
             return version
     return ""
-
-

@@ -1,0 +1,215 @@
+"""Prompt evaluators (``use: prompt``): the user's own judge rubric, scored by the run's judge.
+
+``prompt: path/to/file`` (relative to the config) is a prompt file in evalcli's format (with an
+``output`` block) or in the Prompty format — inputs declared as ``{type: ...}`` mappings or
+given as sample values; see :mod:`evalcli.prompts`. The file is loaded and linted when the run
+is built: undeclared or unused variables and bad front matter are exit-2 errors naming the
+file and line.
+
+**Output spec.** The file's ``output`` block, overridden key by key by the evaluator's
+``params``: ``kind`` (``score`` or ``label``), ``min``, ``max``, ``direction`` (``higher`` or
+``lower`` is better; for labels, ``lower`` means true = a problem found) and ``details``
+(labels). A Prompty file has no ``output`` block, so the config gives it, e.g.
+``params: {min: 1, max: 5}``. The pass threshold is the evaluator's ``threshold``, else the
+file's, else the middle of the scale (3 on 1-5). The judge is the run's, or the evaluator's own
+``judge:``.
+
+**Row keys** use the alias ``K``, like the built-in judge evaluators: scores give ``K``,
+``K_result``, ``K_threshold``, ``K_reason``; labels give ``K_label``, ``K_reason`` and, when
+details are declared, ``K_details``. Both add ``K_prompt_tokens``, ``K_completion_tokens`` and
+``K_prompt_sha256``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from evalcli.config import EvaluatorConfig, did_you_mean
+from evalcli.errors import ConfigError
+from evalcli.evaluators.base import Evaluator, InputSpec, OutputField, Outputs, Role
+from evalcli.evaluators.context import BuildContext, EvalContext
+from evalcli.evaluators.judged import (
+    JudgedEvaluator,
+    judge_client,
+    load_rubric,
+    sampling_params,
+    token_fields,
+)
+from evalcli.evaluators.quality import JudgeScoreEvaluator, check_threshold, score_fields
+from evalcli.judge.parse import ParseFailure, parse_label
+from evalcli.prompts import OutputSpec, OutputSpecError, PromptFile
+
+#: ``params`` of a prompt evaluator: the keys of an ``output`` block, except the threshold
+#: (which sits beside ``use`` like every evaluator's).
+SPEC_PARAMS = ("kind", "min", "max", "direction", "details")
+
+
+@dataclass(frozen=True)
+class PromptParts:
+    """A loaded rubric and what the evaluator makes of it (shared by build and listing)."""
+
+    prompt: PromptFile
+    output: OutputSpec
+    threshold: float | None
+    inputs: tuple[InputSpec, ...]
+
+    def fields(self, alias: str) -> tuple[OutputField, ...]:
+        """Declared outputs."""
+        if self.output.kind == "score":
+            return score_fields(alias, self.output.direction == "higher")
+        metric: Literal["passing_rate", "defect_rate"] = (
+            "passing_rate" if self.output.direction == "higher" else "defect_rate"
+        )
+        fields: tuple[OutputField, ...] = (
+            OutputField(f"{alias}_label", Role.LABEL, stem=alias, label_metric=metric),
+            OutputField(f"{alias}_reason", Role.REASON),
+        )
+        if self.output.details:
+            fields += (OutputField(f"{alias}_details", Role.DETAILS),)
+        return (*fields, *token_fields(alias), OutputField(f"{alias}_prompt_sha256", Role.INFO))
+
+    @property
+    def version(self) -> str:
+        """The file's ``version``, else a short hash of its bytes."""
+        return self.prompt.version or "sha256:" + self.prompt.sha256[:12]
+
+
+def load_prompt_parts(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> PromptParts:
+    """Load and lint the rubric and settle its output spec and threshold.
+
+    Raises:
+        ConfigError: (exit 2) no ``prompt``, an unknown ``params`` key, no output spec in the
+            file or the config, an invalid spec, a threshold outside the scale or on a label.
+        PromptError: (exit 2) the file is missing, has bad front matter or fails the lint.
+    """
+    if not spec.prompt:
+        raise ConfigError(
+            f"evaluators.{alias} (use: prompt) needs 'prompt' (a prompt file, evalcli or "
+            "Prompty format)",
+            where=ctx.where(key=True),
+        )
+    path = ctx.loaded.resolve(Path(spec.prompt))
+    prompt = load_rubric(path, ctx.where("prompt"))
+    for key in spec.params:
+        if key not in SPEC_PARAMS:
+            hint = (
+                "put the pass threshold beside use (threshold: 3)"
+                if key == "threshold"
+                else did_you_mean(key, SPEC_PARAMS)
+                or f"a prompt evaluator's params are its output spec: {', '.join(SPEC_PARAMS)}"
+            )
+            raise ConfigError(
+                f"unknown key 'evaluators.{alias}.params.{key}'",
+                where=ctx.where("params", key, key=True),
+                hint=hint,
+            )
+    if prompt.output is None and not spec.params:
+        raise ConfigError(
+            f"the prompt file {path} declares no output spec, and evaluators.{alias} gives none",
+            where=ctx.where("prompt"),
+            hint="add params: {min: 1, max: 5} for a 1-5 score (direction: lower when lower "
+            "is better), or params: {kind: label, direction: lower} for a yes/no verdict "
+            "where true means a problem was found",
+        )
+    try:
+        output = OutputSpec.resolve(prompt.output, spec.params or None)
+    except OutputSpecError as exc:
+        if exc.key is not None and exc.key in spec.params:
+            where = ctx.where("params", exc.key)
+        else:
+            where = ctx.where("params") if spec.params else ctx.where("prompt")
+        raise ConfigError(f"evaluators.{alias}: {exc.message}", where=where) from None
+    threshold: float | None = None
+    if output.kind == "label":
+        if spec.threshold is not None:
+            raise ConfigError(
+                f"evaluators.{alias}.threshold: a label output is true or false and has no "
+                "threshold",
+                where=ctx.where("threshold", key=True),
+            )
+    else:
+        assert output.min is not None and output.max is not None  # checked by the spec
+        raw = spec.threshold if spec.threshold is not None else output.threshold
+        if raw is None:
+            raw = (output.min + output.max) / 2  # 3 on the usual 1-5 scale
+        threshold = check_threshold(raw, output.min, output.max, ctx)
+    inputs = tuple(
+        InputSpec(name, required=decl.required, kind="any") for name, decl in prompt.inputs.items()
+    )
+    if not inputs:
+        raise ConfigError(
+            f"the prompt file {path} declares no inputs, so it would judge the same text for "
+            "every row",
+            where=ctx.where("prompt"),
+            hint="declare the row values it reads under 'inputs' and use them as {{ name }}",
+        )
+    return PromptParts(prompt, output, threshold, inputs)
+
+
+class PromptScoreEvaluator(JudgeScoreEvaluator):
+    """A score on the rubric's own scale (records the output spec with the run)."""
+
+    output_spec: OutputSpec
+
+    def describe_params(self) -> dict[str, Any]:
+        return {"output": self.output_spec.as_mapping(), **super().describe_params()}
+
+
+class PromptLabelEvaluator(JudgedEvaluator):
+    """A yes/no verdict from the user's rubric."""
+
+    def __init__(self, *args: Any, output: OutputSpec, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.output_spec = output
+
+    def evaluate(self, inputs: dict[str, Any], ctx: EvalContext) -> Outputs:
+        reply = self.ask(inputs, ctx)
+        parsed = parse_label(reply.text, required_details=self.output_spec.details)
+        if isinstance(parsed, ParseFailure):
+            raise self.unscored(parsed.kind, parsed.message, reply)
+        k = self.key
+        out: Outputs = {f"{k}_label": parsed.label, f"{k}_reason": parsed.reason}
+        if self.output_spec.details:
+            out[f"{k}_details"] = {d: parsed.details[d] for d in self.output_spec.details}
+        return {**out, **self.usage(reply), f"{k}_prompt_sha256": self.prompt_sha256}
+
+    def describe_params(self) -> dict[str, Any]:
+        return {"output": self.output_spec.as_mapping(), **super().describe_params()}
+
+
+def build_prompt(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> Evaluator:
+    """Factory of ``use: prompt``."""
+    parts = load_prompt_parts(alias, spec, ctx)
+    client, cfg = judge_client(ctx)
+    params = sampling_params(parts.prompt, cfg)
+    out = parts.output
+    common = (alias, "prompt", alias, parts.inputs, parts.fields(alias), parts.prompt, client)
+    if out.kind == "label":
+        return PromptLabelEvaluator(*common, params, output=out)
+    assert out.min is not None and out.max is not None and parts.threshold is not None
+    ev = PromptScoreEvaluator(
+        *common,
+        params,
+        threshold=parts.threshold,
+        lo=out.min,
+        hi=out.max,
+        higher=out.direction == "higher",
+    )
+    ev.output_spec = out
+    return ev
+
+
+def describe_prompt(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> dict[str, Any]:
+    """What ``list-evaluators --config`` shows for a prompt evaluator (no judge needed)."""
+    parts = load_prompt_parts(alias, spec, ctx)
+    return {
+        "inputs": [i.name + ("" if i.required else "?") for i in parts.inputs],
+        "outputs": [f.key for f in parts.fields(alias)],
+        "open_outputs": False,
+        "version": parts.version,
+        "prompt": spec.prompt,
+        "output_spec": parts.output.as_mapping(),
+        "default_threshold": parts.threshold,
+    }
