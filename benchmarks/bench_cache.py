@@ -48,15 +48,17 @@ def main() -> None:
             cfg = write_config(tmp, url, 1000, "warm")
             wall, _, _ = timed([EVALCLI, "run", str(cfg), "-q"], env=env)
             print(f"cold 2,000-call run (fills the cache): {wall:.2f}s")
-            walls = [timed([EVALCLI, "run", str(cfg), "-q"], env=env)[0]
-                     for _ in range(args.repeats)]
+            walls = [
+                timed([EVALCLI, "run", str(cfg), "-q"], env=env)[0] for _ in range(args.repeats)
+            ]
             print(f"warm re-run, 2,000 calls all from the cache: {summary(walls)}")
             # 2. cold 600-call run with the cache on vs --no-cache
             cfg = tmp / "cold.yaml"
             base = write_config(tmp, url, 200, "cold")
-            text = base.read_text().replace("evaluators: {relevance: {}, coherence: {}}",
-                                            "evaluators: {relevance: {}, coherence: {}, "
-                                            "fluency: {}}")
+            text = base.read_text().replace(
+                "evaluators: {relevance: {}, coherence: {}}",
+                "evaluators: {relevance: {}, coherence: {}, fluency: {}}",
+            )
             cfg.write_text(text)
             on, off = [], []
             for _ in range(3):

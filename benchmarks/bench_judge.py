@@ -53,7 +53,8 @@ def config(tmp: Path, url: str, rows: int, concurrency: int, target: bool = Fals
     data = tmp / f"judge{rows}.jsonl"
     write_jsonl(data, qa_rows(rows))
     cfg = tmp / f"judge{rows}-{concurrency}{'-target' if target else ''}.yaml"
-    target_section = f"""
+    target_section = (
+        f"""
 target:
   type: http
   url: {url}/score
@@ -61,7 +62,10 @@ target:
   body: {{input_data: ["${{data.question}}"]}}
   outputs: {{answer: output}}
   concurrency: 30
-""" if target else ""
+"""
+        if target
+        else ""
+    )
     response = "${target.answer}" if target else "${data.answer}"
     cfg.write_text(f"""
 name: bench-judge
