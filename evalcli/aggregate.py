@@ -71,21 +71,21 @@ def metric_specs(ev: Evaluator) -> list[MetricSpec]:
 
 def field_specs(a: str, f: OutputField) -> list[MetricSpec]:
     """The metrics one output field of the evaluator aliased ``a`` produces."""
-    specs: list[MetricSpec] = []
-    if True:
-        hib = f.higher_is_better is not False
-        if f.role is Role.SCORE:
-            specs.append(MetricSpec(f"{a}.{f.key}", "mean", f, hib))
-        elif f.role is Role.SEVERITY:
-            specs.append(MetricSpec(f"{a}.{f.key}", "mean", f, False))
-            specs.append(MetricSpec(f"{a}.{f.metric_stem}_defect_rate", "defect_rate", f, False))
-        elif f.role is Role.RESULT:
-            name = f"{a}.pass_rate" if f.primary else f"{a}.{f.metric_stem}_pass_rate"
-            specs.append(MetricSpec(name, "pass_rate", f, True))
-        elif f.role is Role.LABEL:
-            kind: Kind = f.label_metric
-            specs.append(MetricSpec(f"{a}.{f.metric_stem}_{kind}", kind, f, kind == "passing_rate"))
-    return specs
+    hib = f.higher_is_better is not False
+    if f.role is Role.SCORE:
+        return [MetricSpec(f"{a}.{f.key}", "mean", f, hib)]
+    if f.role is Role.SEVERITY:
+        return [
+            MetricSpec(f"{a}.{f.key}", "mean", f, False),
+            MetricSpec(f"{a}.{f.metric_stem}_defect_rate", "defect_rate", f, False),
+        ]
+    if f.role is Role.RESULT:
+        name = f"{a}.pass_rate" if f.primary else f"{a}.{f.metric_stem}_pass_rate"
+        return [MetricSpec(name, "pass_rate", f, True)]
+    if f.role is Role.LABEL:
+        kind: Kind = f.label_metric
+        return [MetricSpec(f"{a}.{f.metric_stem}_{kind}", kind, f, kind == "passing_rate")]
+    return []
 
 
 @dataclass
@@ -114,6 +114,11 @@ class Aggregator:
         self._aggs: dict[str, _EvalAgg] = {}
         for ev in evaluators:
             specs = metric_specs(ev)
+            if getattr(ev, "open_outputs", False):
+                # Keys known only at run time: every metric but error_count is learned from
+                # the values seen (see _learn), so none is reported empty for a key that
+                # never came (a scalar layout declared for a callable that returns dicts).
+                specs = specs[-1:]
             by_key: dict[str, list[MetricSpec]] = {}
             for s in specs:
                 if s.source is not None:

@@ -172,6 +172,7 @@ def _execute(
     stats = Runner(plan, sink, progress, should_stop).run()
     metrics = agg.metrics()
     gates = check_gates(plan.loaded.config.gates, metrics)
+    never = _never_produced(plan, metrics)
 
     status: Status
     message: str | None = None
@@ -188,6 +189,9 @@ def _execute(
             f"({_error_rate(agg):.1%}), above run.max_error_rate "
             f"{plan.max_error_rate:.1%}"
         )
+    elif never:
+        status, code = "run_error", ExitCode.RUN_ERROR
+        message = never
     elif not all(g.passed for g in gates):
         status, code = "gate_failed", ExitCode.GATE_FAILED
         failed = [g for g in gates if not g.passed]
@@ -264,6 +268,23 @@ def _pricing_of(ev: Any) -> Pricing | None:
         if isinstance(pricing, Pricing):
             return pricing
     return None
+
+
+def _never_produced(plan: RunPlan, metrics: dict[str, float | None]) -> str | None:
+    """Why a gate names a metric that never appeared, or None.
+
+    Only possible for code evaluators whose keys are known at run time (validate accepts
+    any ``<alias>.`` metric of theirs): the gate cannot be judged, so the run is a run error.
+    """
+    missing = [g.metric for g in plan.loaded.config.gates if g.metric not in metrics]
+    if not missing:
+        return None
+    alias = missing[0].split(".", 1)[0]
+    seen = [m for m in metrics if m.startswith(alias + ".")]
+    return (
+        f"gate on {missing[0]!r}: the evaluator {alias!r} never returned that key; its "
+        f"metrics were: {', '.join(seen) or 'none'}"
+    )
 
 
 def _error_rate(agg: Aggregator) -> float:

@@ -209,7 +209,8 @@ def _count_evaluation(
         )
     images = any("images" in i for i in inputs_list)
     if not isinstance(ev, JudgedEvaluator):
-        if ev.execution != "cpu":
+        # Code evaluators run in the io pool too, but make no calls evalcli could count.
+        if ev.execution != "cpu" and getattr(ev, "remote_calls", True):
             label = f"{ev.name} (non-judge remote calls)"
             est.other_calls[label] = est.other_calls.get(label, 0) + len(inputs_list)
         return images

@@ -172,8 +172,13 @@ def build_plan(
 
     # 4. Gates name metrics that will exist.
     metric_names = [s.name for b in bound for s in metric_specs(b.evaluator)]
+    # Code evaluators returning undeclared dicts make metrics known only at run time; a gate
+    # on one is checked when the run ends (exit 3 if its key never appeared).
+    open_prefixes = tuple(
+        f"{b.alias}." for b in bound if getattr(b.evaluator, "open_outputs", False)
+    )
     for i, gate in enumerate(cfg.gates):
-        if gate.metric not in metric_names:
+        if gate.metric not in metric_names and not gate.metric.startswith(open_prefixes):
             hint = did_you_mean(
                 gate.metric, metric_names
             ) or "metrics of this config: " + ", ".join(metric_names[:12]) + (
@@ -215,6 +220,7 @@ def build_plan(
         io_threads=min(1024, io_threads),
         target=target,
         cache_path=_cache_path(loaded, opts),
+        warnings=list(reg.warnings),  # e.g. a plugin that failed to load: said, never fatal
     )
 
 

@@ -1,8 +1,10 @@
-"""``evalcli list-evaluators``."""
+"""``evalcli list-evaluators``: built-in, plugin and config-declared evaluators."""
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,7 @@ from evalcli.cli.boundary import eprint, error_boundary
 
 
 def list_command(*, as_json: bool, config: Path | None) -> None:
-    """Print the registry (and config-declared aliases) as a table or JSON."""
+    """Print the registry (and a config's code and prompt evaluators) as a table or JSON."""
     with error_boundary():
         from evalcli.registry import default_registry
 
@@ -31,42 +33,86 @@ def list_command(*, as_json: bool, config: Path | None) -> None:
             for info in reg
         ]
         if config is not None:
-            from evalcli.config import load_config
-
-            loaded = load_config(config)
-            for alias, spec in loaded.config.evaluators.items():
-                use = spec.use or alias
-                if use in ("code", "prompt"):
-                    rows.append(
-                        {
-                            "name": alias,
-                            "family": "custom",
-                            "inputs": [],
-                            "outputs": [],
-                            "default_threshold": spec.threshold,
-                            "description": f"{use} evaluator declared in {config}",
-                            "source": f"config:{config}",
-                            "version": "",
-                        }
-                    )
+            rows += config_rows(config)
         if as_json:
             print(json.dumps(rows, indent=2))
             return
-        from rich.console import Console
-        from rich.table import Table
+        _print_table(rows)
 
-        table = Table(title="evaluators", title_justify="left")
-        for col in ("name", "family", "inputs", "outputs", "threshold", "description", "source"):
-            table.add_column(col)
-        for r in rows:
-            thr = r["default_threshold"]
-            table.add_row(
-                r["name"],
-                r["family"],
-                ", ".join(r["inputs"]),
-                ", ".join(r["outputs"]),
-                "" if thr is None else f"{thr:g}",
-                r["description"],
-                r["source"] + (f" {r['version']}" if r["version"] else ""),
-            )
-        Console(highlight=False).print(table)
+
+def config_rows(config: Path) -> list[dict[str, Any]]:
+    """One row per code or prompt evaluator of ``config``, read from its function or file.
+
+    Listing needs no secrets, so ``${env:NAME}`` references that are unset are left as
+    written instead of failing; everything else (a missing file, a bad signature, a prompt
+    that fails the lint) is reported as ``validate`` would (exit 2).
+    """
+    from evalcli.config import load_config
+    from evalcli.evaluators.context import BuildContext
+    from evalcli.evaluators.custom import describe_code
+    from evalcli.evaluators.custom_prompt import describe_prompt
+
+    loaded = load_config(config, env=_EnvOrPlaceholder())
+    rows: list[dict[str, Any]] = []
+    for alias, spec in loaded.config.evaluators.items():
+        use = spec.use or alias
+        if use not in ("code", "prompt"):
+            continue
+        describe = describe_code if use == "code" else describe_prompt
+        described = describe(alias, spec, BuildContext(loaded, alias))
+        what = spec.function if use == "code" else spec.prompt
+        rows.append(
+            {
+                "name": alias,
+                "family": "custom",
+                "inputs": described.pop("inputs"),
+                "outputs": described.pop("outputs"),
+                "default_threshold": described.pop("default_threshold", spec.threshold),
+                "description": f"{use} evaluator: {what}",
+                "source": f"config:{config}",
+                "version": described.pop("version"),
+                "use": use,
+                **described,
+            }
+        )
+    return rows
+
+
+class _EnvOrPlaceholder(Mapping[str, str]):
+    """The environment, with unset variables standing for themselves (``${env:NAME}``)."""
+
+    def __getitem__(self, name: str) -> str:
+        return os.environ.get(name, f"${{env:{name}}}")
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(os.environ)
+
+    def __len__(self) -> int:
+        return len(os.environ)
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="evaluators", title_justify="left")
+    for col in ("name", "family", "inputs", "outputs", "threshold", "description", "source"):
+        table.add_column(col)
+    for r in rows:
+        thr = r["default_threshold"]
+        outputs = ", ".join(r["outputs"])
+        if r.get("open_outputs"):
+            outputs += (", " if outputs else "") + "+ keys of a returned dict"
+        table.add_row(
+            r["name"],
+            r["family"],
+            ", ".join(r["inputs"]),
+            outputs,
+            "" if not isinstance(thr, int | float) else f"{thr:g}",
+            r["description"],
+            r["source"] + (f" {r['version']}" if r["version"] else ""),
+        )
+    Console(highlight=False).print(table)

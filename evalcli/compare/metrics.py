@@ -73,7 +73,9 @@ class MetricDef:
         if value is None:
             return None
         if self.kind == "mean":
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            if isinstance(value, bool):  # a code evaluator's check, averaged as 1/0
+                return 1.0 if value else 0.0
+            if not isinstance(value, int | float):
                 return None
             return float(value) if math.isfinite(value) else None
         if self.kind == "pass_rate":

@@ -28,14 +28,17 @@ Which keys exist is declared, in this order of precedence, by
 
 1. ``outputs:`` in the spec — a list of keys, or a mapping ``key: higher|lower`` giving the
    direction (default higher). The evaluator is then *closed*: returning another key is a
-   row error, and ``evalcli validate`` checks gates on its metrics;
+   row error, its metrics exist from the start (``evalcli validate`` checks gates on them);
 2. a ``TypedDict`` return annotation — its keys, closed as above;
-3. otherwise the single key ``<alias>`` is declared and the evaluator is *open*: a returned
-   dict may hold any keys. Their metrics appear as the keys are first seen; in CSV they go
-   into one JSON column ``outputs.<alias>``; a gate on one of them is checked at the end of
-   the run (exit 3 when the key never appeared, listing the keys that did).
+3. otherwise the evaluator is *open*: the key ``<alias>`` (for a scalar; none for a
+   ``dict``/``Mapping`` return annotation) and the keys of a ``threshold`` mapping get CSV
+   columns, and a returned dict may hold any keys. All its metrics are learned from the
+   values, as each key is first seen, so a run never reports an empty metric for a key
+   that never came. Keys without a column share one JSON column ``outputs.<alias>`` in CSV
+   (JSON rows keep them flat). A gate on an open evaluator's metric is checked when the run
+   ends: exit 3 if the key never appeared, listing the metrics that did.
 
-Keys named in a ``threshold`` mapping are declared too.
+Keys named in a ``threshold`` mapping must be declared outputs of a closed evaluator.
 
 **Where it runs.** In the runner's thread pool (``execution = "io"``), up to
 ``run.concurrency`` rows at once, sharing one function or one instance: the code must be
@@ -77,6 +80,8 @@ class CodeEvaluator(Evaluator):
     """Calls the user's callable once per row and checks what it returns."""
 
     execution = "io"
+    #: Whatever the user's code does, evalcli makes no remote call for it (``run --estimate``).
+    remote_calls = False
 
     def __init__(self, alias: str, parts: CodeParts, function: str):
         plan = parts.outputs
@@ -152,12 +157,12 @@ class CodeEvaluator(Evaluator):
     # -- hooks read by the aggregator ------------------------------------------------------
 
     def runtime_fields(self, key: str, value: Any) -> tuple[OutputField, ...]:
-        """Fields of a key first seen at run time (open evaluators only).
+        """Fields of a key, from its first value (open evaluators learn all their metrics).
 
         Numbers and bools become scores (plus pass/fail when a threshold applies); other
         values (text, lists, objects) are kept in the row but not aggregated.
         """
-        if not self.open_outputs or key in self._declared or self._plan.is_derived(key):
+        if not self.open_outputs or self._plan.is_derived(key):
             return ()
         if value is None or not isinstance(value, int | float):
             return ()

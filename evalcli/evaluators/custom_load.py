@@ -87,6 +87,7 @@ class CodeParts:
         inputs: Inputs read from the signature.
         outputs: Declared outputs.
         version: ``sha256:<prefix>`` of the source file, or the module's ``__version__``.
+        params: The spec's ``params`` (recorded with the run).
     """
 
     call: Callable[..., Any]
@@ -128,8 +129,9 @@ def load_code(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> CodeParts
             call = obj(**params)
         except Exception as exc:  # the constructor is user code: any failure is bad params
             shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "no params"
+            first_line = (str(exc).splitlines() or [""])[0]  # the message is one line
             raise ConfigError(
-                f"{name}: {obj.__name__}({shown}) failed: {type(exc).__name__}: {exc}",
+                f"{name}: {obj.__name__}({shown}) failed: {type(exc).__name__}: {first_line}",
                 where=ctx.where("params") if params else where,
                 hint="params are passed to the class's constructor as keyword arguments",
             ) from None
@@ -144,7 +146,14 @@ def load_code(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> CodeParts
         call, hints_of, bound = obj, obj, params
     else:
         raise ConfigError(
-            f"{name} is a {type(obj).__name__}, not a function or a class", where=where
+            f"{name} is not a function or a class (its type is {type(obj).__name__})",
+            where=where,
+        )
+    if inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(hints_of):
+        raise ConfigError(
+            f"{name} is async; code evaluators are plain functions called from worker threads",
+            where=where,
+            hint="wrap it: def score(**inputs): return asyncio.run(your_async_score(**inputs))",
         )
     inputs, takes_any = _signature_inputs(call, name, bound, spec, ctx)
     if bound:

@@ -151,7 +151,9 @@ def load_prompt_parts(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> P
 class PromptScoreEvaluator(JudgeScoreEvaluator):
     """A score on the rubric's own scale (records the output spec with the run)."""
 
-    output_spec: OutputSpec
+    def __init__(self, *args: Any, output: OutputSpec, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.output_spec = output
 
     def describe_params(self) -> dict[str, Any]:
         return {"output": self.output_spec.as_mapping(), **super().describe_params()}
@@ -189,16 +191,15 @@ def build_prompt(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> Evalua
     if out.kind == "label":
         return PromptLabelEvaluator(*common, params, output=out)
     assert out.min is not None and out.max is not None and parts.threshold is not None
-    ev = PromptScoreEvaluator(
+    return PromptScoreEvaluator(
         *common,
         params,
+        output=out,
         threshold=parts.threshold,
         lo=out.min,
         hi=out.max,
         higher=out.direction == "higher",
     )
-    ev.output_spec = out
-    return ev
 
 
 def describe_prompt(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> dict[str, Any]:

@@ -58,6 +58,13 @@ class ResultFiles:
             if b.conversation is not None
         ]
         self._known = set(self.columns)
+        # Evaluators that may return keys nobody declared (code evaluators returning a dict):
+        # CSV columns are fixed up front, so those keys share one JSON column per evaluator.
+        self._open = [
+            f"outputs.{b.alias}"
+            for b in plan.evaluators
+            if getattr(b.evaluator, "open_outputs", False)
+        ]
         self._csv = csv.writer(self._csv_fh)
         self._csv.writerow(self.columns)
         self.rows_written = 0
@@ -77,7 +84,8 @@ class ResultFiles:
             per_turn = flat.get(key)
             if isinstance(per_turn, dict):  # nested in JSON, one column per key in CSV
                 cells = {**cells, **{f"{key}.{k}": v for k, v in per_turn.items()}}
-        self._csv.writerow([_cell(cells.get(c)) for c in self.columns])
+        extra = {col: self._undeclared(cells, col) for col in self._open}
+        self._csv.writerow([_cell(extra[c] if c in extra else cells.get(c)) for c in self.columns])
         self.rows_written += 1
 
     def finish(self, result: RunResult) -> None:
@@ -109,6 +117,17 @@ class ResultFiles:
         for p in (self._part_path, self._csv_tmp):
             p.unlink(missing_ok=True)
 
+    def _undeclared(self, cells: dict[str, Any], column: str) -> dict[str, Any] | None:
+        """The values under ``<column>.`` that have no CSV column of their own."""
+        prefix = column + "."
+        rest = {
+            key[len(prefix) :]: value
+            for key, value in cells.items()
+            if key.startswith(prefix) and key not in self._known
+        }
+        rest.pop(PER_TURN_KEY, None)  # its keys were spread into cells above
+        return rest or None
+
 
 def csv_columns(plan: RunPlan) -> list[str]:
     """CSV header from the dataset's columns and the evaluators' declared outputs."""
@@ -122,6 +141,8 @@ def csv_columns(plan: RunPlan) -> list[str]:
         cols += [prefix + k for k in extra]
         if b.conversation is not None:
             cols += [f"{prefix}{PER_TURN_KEY}.{f.key}" for f in b.evaluator.outputs]
+        if getattr(b.evaluator, "open_outputs", False):
+            cols.append(f"outputs.{b.alias}")  # undeclared keys, as one JSON object
     return cols
 
 
