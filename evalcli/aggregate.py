@@ -240,10 +240,6 @@ class Aggregator:
             for s in a.specs
         }
 
-    def declared_metric_names(self) -> list[str]:
-        """Every metric name the configured evaluators can produce."""
-        return [s.name for a in self._aggs.values() for s in a.specs]
-
     def summaries(self) -> list[EvaluatorSummary]:
         """Per-alias numbers for the console table."""
         out = []

@@ -66,7 +66,6 @@ class RunStats:
     rows_done: int = 0
     interrupted: bool = False
     fatal: RemoteError | None = None
-    started: float = field(default_factory=time.monotonic)
 
 
 @dataclass

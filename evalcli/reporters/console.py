@@ -26,6 +26,18 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
 
 
+def _short(key: str, headline: str | None) -> str:
+    """``rouge_precision_pass_rate`` -> ``precision pass`` next to the ``rouge`` headline."""
+    if headline and key.startswith(headline + "_") and key != headline + "_pass_rate":
+        key = key[len(headline) + 1 :]
+    return (
+        key.replace("_pass_rate", " pass")
+        .replace("_defect_rate", " defects")
+        .replace("_passing_rate", " passing")
+        .replace("_", " ")
+    )
+
+
 def print_summary(result: RunResult, console: Console | None = None) -> None:
     """Print the per-evaluator table, gate verdicts and the run status."""
     con = console or Console(highlight=False)
@@ -55,10 +67,11 @@ def print_summary(result: RunResult, console: Console | None = None) -> None:
             continue
         more = []
         for key, value in s.extra.items():
+            label = _short(key, s.headline_key)
             if isinstance(value, dict):
-                more.append(f"{key}: " + ", ".join(f"{k} {v}" for k, v in value.items()))
+                more.append(f"{label}: " + ", ".join(f"{k} {v}" for k, v in value.items()))
             elif isinstance(value, float | int) or value is None:
-                more.append(f"{key} {_pct(value)}")
+                more.append(f"{label} {_pct(value)}")
         table.add_row(
             name,
             s.headline_key or "",
