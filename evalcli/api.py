@@ -298,7 +298,7 @@ def _run_info(plan: RunPlan, started: datetime, duration: float) -> RunInfo:
         b.alias: EvaluatorRecord(
             use=b.use,
             family=str(getattr(b.evaluator, "family", "")),
-            params=b.evaluator.describe_params(),
+            params=plan.loaded.scrub(b.evaluator.describe_params()),
             prompt_sha256=getattr(b.evaluator, "prompt_sha256", None),
             judge=getattr(b.evaluator, "judge_label", None),
         )

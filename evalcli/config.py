@@ -36,6 +36,7 @@ from evalcli.safety.severity import (
 from evalcli.yamlsrc import Loc, SourceMap, load_yaml, parse_yaml
 
 ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.IGNORECASE)
 
 
 class _Model(BaseModel):
@@ -304,6 +305,21 @@ class LoadedConfig:
     path: Path
     source: SourceMap
     sha256: str
+    #: Values of environment variables whose names look secret (KEY, TOKEN, ...): scrubbed
+    #: from run metadata, wherever a user may have routed them (e.g. custom evaluator params).
+    secrets: frozenset[str] = frozenset()
+
+    def scrub(self, value: Any) -> Any:
+        """``value`` with every secret replaced by ``***`` (strings inside dicts/lists too)."""
+        if isinstance(value, str):
+            for secret in self.secrets:
+                value = value.replace(secret, "***")
+            return value
+        if isinstance(value, dict):
+            return {k: self.scrub(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.scrub(v) for v in value]
+        return value
 
     @property
     def base_dir(self) -> Path:
@@ -354,13 +370,15 @@ def _validate(data: Any, smap: SourceMap, sha: str, env: Mapping[str, str] | Non
             "config must be a mapping of keys (name, dataset, evaluators, ...)",
             where=smap.where(()),
         )
-    data = substitute_env(data, (), smap, os.environ if env is None else env)
+    used: dict[str, str] = {}
+    data = substitute_env(data, (), smap, os.environ if env is None else env, used)
     _check_safety_keys(data, smap)
     try:
         cfg = RunConfig.model_validate(data)
     except ValidationError as exc:
         raise pydantic_to_config_error(exc, smap, RunConfig) from None
-    return LoadedConfig(cfg, smap.path, smap, sha)
+    secrets = frozenset(v for k, v in used.items() if SECRET_NAME.search(k) and len(v) >= 6)
+    return LoadedConfig(cfg, smap.path, smap, sha, secrets)
 
 
 def _check_safety_keys(data: dict[str, Any], smap: SourceMap) -> None:
@@ -405,8 +423,15 @@ def _check_safety_keys(data: dict[str, Any], smap: SourceMap) -> None:
             )
 
 
-def substitute_env(value: Any, loc: Loc, smap: SourceMap, env: Mapping[str, str]) -> Any:
-    """Replace ``${env:NAME}`` in every string value (never in keys)."""
+def substitute_env(
+    value: Any,
+    loc: Loc,
+    smap: SourceMap,
+    env: Mapping[str, str],
+    used: dict[str, str] | None = None,
+) -> Any:
+    """Replace ``${env:NAME}`` in every string value (never in keys); records what was used."""
+    used = {} if used is None else used
     if isinstance(value, str):
 
         def repl(m: re.Match[str]) -> str:
@@ -417,13 +442,14 @@ def substitute_env(value: Any, loc: Loc, smap: SourceMap, env: Mapping[str, str]
                     where=f"{smap.where(loc)} ({_dotted(loc)})",
                     hint=f"export {name}=... before running, or remove the reference",
                 )
+            used[name] = env[name]
             return env[name]
 
         return ENV_REF.sub(repl, value)
     if isinstance(value, dict):
-        return {k: substitute_env(v, (*loc, k), smap, env) for k, v in value.items()}
+        return {k: substitute_env(v, (*loc, k), smap, env, used) for k, v in value.items()}
     if isinstance(value, list):
-        return [substitute_env(v, (*loc, i), smap, env) for i, v in enumerate(value)]
+        return [substitute_env(v, (*loc, i), smap, env, used) for i, v in enumerate(value)]
     return value
 
 

@@ -880,3 +880,34 @@ def test_broken_plugin_is_a_warning_naming_the_distribution(
         assert res.exit_code == 0, res.stderr
         assert "warning: plugin evalcli-broken-demo 9.9 failed to load" in res.stderr, cmd
     assert results(cfg)["metrics"]["f1_score.f1_score"] == 1.0
+
+
+def test_secret_params_are_scrubbed_from_run_metadata(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key routed into a code evaluator's params must not land in results.json."""
+    monkeypatch.setenv("SCORER_API_TOKEN", "tok-very-secret-42")
+    write(
+        tmp_path / "scorer.py",
+        """
+        def scorer(response: str, token: str = "") -> float:
+            return 1.0 if token else 0.0
+    """,
+    )
+    (tmp_path / "data.jsonl").write_text('{"response": "hi"}\n')
+    cfg = write(
+        tmp_path / "eval.yaml",
+        """
+        dataset: {path: data.jsonl}
+        evaluators:
+          scored: {use: code, function: scorer.py:scorer, params: {token: "${env:SCORER_API_TOKEN}"}}
+        output: {dir: out}
+    """,
+    )
+    res = cli.invoke(app, ["run", str(cfg), "-q"])
+    assert res.exit_code == 0, res.stderr
+    text = (tmp_path / "out" / "results.json").read_text()
+    assert "tok-very-secret-42" not in text
+    data = json.loads(text)
+    assert data["rows"][0]["outputs.scored.scored"] == 1.0  # the evaluator did get the token
+    assert data["run"]["evaluators"]["scored"]["params"]["params"]["token"] == "***"
