@@ -900,7 +900,10 @@ def test_secret_params_are_scrubbed_from_run_metadata(
         """
         dataset: {path: data.jsonl}
         evaluators:
-          scored: {use: code, function: scorer.py:scorer, params: {token: "${env:SCORER_API_TOKEN}"}}
+          scored:
+            use: code
+            function: scorer.py:scorer
+            params: {token: "${env:SCORER_API_TOKEN}"}
         output: {dir: out}
     """,
     )
