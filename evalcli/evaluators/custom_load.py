@@ -105,7 +105,7 @@ def load_code(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> CodeParts
             file or name that does not exist, an import error, a constructor that rejects the
             params, something not callable, parameters that cannot be filled, bad outputs.
     """
-    from evalcli.targets.python import load_callable
+    from evalcli.usercode import load_callable
 
     if not spec.function:
         raise ConfigError(
