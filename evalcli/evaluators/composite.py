@@ -92,7 +92,15 @@ def member_thresholds(
             f"(members: {', '.join(names)})",
             where=ctx.where("threshold"),
         )
-    for key in t:
+    check_member_keys(t, ctx, names)
+    return dict(t)
+
+
+def check_member_keys(
+    thresholds: dict[str, float], ctx: BuildContext, names: tuple[str, ...]
+) -> None:
+    """Every key of a per-member ``threshold`` mapping must name a member."""
+    for key in thresholds:
         if key not in names:
             from evalcli.config import did_you_mean
 
@@ -101,7 +109,6 @@ def member_thresholds(
                 where=ctx.where("threshold", key, key=True),
                 hint=did_you_mean(key, names) or f"members: {', '.join(names)}",
             )
-    return dict(t)
 
 
 def build_qa(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> Evaluator:

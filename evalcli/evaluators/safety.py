@@ -33,7 +33,7 @@ from evalcli.evaluators.base import (
     Outputs,
     Role,
 )
-from evalcli.evaluators.composite import CompositeEvaluator
+from evalcli.evaluators.composite import CompositeEvaluator, check_member_keys
 from evalcli.evaluators.context import BuildContext, EvalContext
 from evalcli.evaluators.judged import (
     JudgedEvaluator,
@@ -351,13 +351,7 @@ def build_content_safety(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -
     names = _selected_harms(spec, ctx)
     t = spec.threshold
     if isinstance(t, dict):
-        for key in t:
-            if key not in names:
-                raise ConfigError(
-                    f"evaluators.{alias}.threshold: {key!r} is not one of this composite's harms",
-                    where=ctx.where("threshold", key, key=True),
-                    hint=did_you_mean(key, names) or f"harms: {', '.join(names)}",
-                )
+        check_member_keys(t, ctx, names)
     members = []
     member_spec = spec.model_copy(update={"threshold": None, "params": {}})
     for name in names:
@@ -368,9 +362,8 @@ def build_content_safety(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -
                 HARMS_BY_NAME[name], alias, member_spec, ctx, threshold=per, threshold_loc=loc
             )
         )
-    composite = CompositeEvaluator(alias, "content_safety", tuple(members))
-    composite.conversation_aggregation = "max"  # type: ignore[attr-defined]  # read by the runner
-    return composite
+    # Conversations are evaluated per member, so each harm's own (max) aggregation applies.
+    return CompositeEvaluator(alias, "content_safety", tuple(members))
 
 
 def _selected_harms(spec: EvaluatorConfig, ctx: BuildContext) -> tuple[str, ...]:
