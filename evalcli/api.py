@@ -18,6 +18,7 @@ from evalcli.gates import check_gates
 from evalcli.judge.client import ClientPool, TranscriptWriter
 from evalcli.plan import PlanOptions, RunPlan, build_plan
 from evalcli.reporters.files import ResultFiles
+from evalcli.reporters.terminal import plural
 from evalcli.results import (
     DatasetInfo,
     ErrorRecord,
@@ -28,11 +29,15 @@ from evalcli.results import (
     RunResult,
     Status,
 )
-from evalcli.runner import ProgressFn, Runner
+from evalcli.runner import ProgressFn, Runner, RunStats
+from evalcli.usercode import abandoned_calls
 
 
 def _load(config: str | os.PathLike[str] | LoadedConfig) -> LoadedConfig:
-    return config if isinstance(config, LoadedConfig) else load_config(config)
+    if isinstance(config, LoadedConfig):
+        return config
+    # Unset ${env:NAME} are reported by build_plan, all together, after every other check.
+    return load_config(config, allow_unset=True)
 
 
 def validate(
@@ -44,7 +49,8 @@ def validate(
         The run plan (evaluators built, dataset scanned, mappings and gates checked).
 
     Raises:
-        evalcli.errors.UsageError: the config, dataset, mapping or a resource is bad (exit 2).
+        evalcli.errors.UsageError: the config, dataset, mapping or a resource is bad, or
+            environment variables it uses are unset (all of them named at once) (exit 2).
     """
     return build_plan(_load(config), options)
 
@@ -169,7 +175,11 @@ def _execute(
 ) -> RunResult:
     started_wall = datetime.now(UTC)
     started = time.monotonic()
+    abandoned_before, _ = abandoned_calls()
     stats = Runner(plan, sink, progress, should_stop).run()
+    abandoned, still_running = abandoned_calls()
+    stats.abandoned_calls = abandoned - abandoned_before
+    stats.still_running = still_running
     metrics = agg.metrics()
     gates = check_gates(plan.loaded.config.gates, metrics)
     never = _never_produced(plan, metrics)
@@ -178,7 +188,7 @@ def _execute(
     message: str | None = None
     if stats.interrupted:
         status, code = "interrupted", ExitCode.INTERRUPTED
-        message = f"interrupted after {stats.rows_done} of {plan.scan.rows} rows"
+        message = f"interrupted after {stats.rows_done} of {plural(plan.scan.rows, 'row')}"
     elif stats.fatal is not None:
         status, code = "run_error", ExitCode.RUN_ERROR
         message = str(stats.fatal)
@@ -204,17 +214,38 @@ def _execute(
         status=status,
         exit_code=int(code),
         message=message,
-        run=_run_info(plan, started_wall, finished - started),
+        run=_run_info(plan, started_wall, finished - started, stats.workers),
         metrics=metrics,
         metric_info=agg.metric_info(),
         summaries=agg.summaries(),
         gates=gates,
         errors=sink.errors,
         usage=_usage(plan, agg),
+        warnings=_run_warnings(stats),
         rows=sink.rows,
         output_dir=str(plan.output_dir) if write_files else None,
     )
     return result
+
+
+def _run_warnings(stats: RunStats) -> list[str]:
+    """What went wrong during the run without making any row's result wrong."""
+    out = []
+    if stats.abandoned_calls:
+        n = stats.abandoned_calls
+        out.append(
+            f"{plural(n, 'call')} of your Python code (target or code evaluator) ran past "
+            f"timeout_s and {'was' if n == 1 else 'were'} abandoned: Python cannot stop a "
+            f"thread; {stats.still_running} still running, stopped when evalcli exits"
+        )
+    if stats.worker_deaths:
+        n = stats.worker_deaths
+        out.append(
+            f"{plural(n, 'worker process', 'worker processes')} died during the run "
+            f"(killed by the OS, out of memory, or a crash); "
+            f"{'its work was' if n == 1 else 'their work was'} run again on fresh workers"
+        )
+    return out
 
 
 def _usage(plan: RunPlan, agg: Aggregator) -> dict[str, Any]:
@@ -291,7 +322,7 @@ def _error_rate(agg: Aggregator) -> float:
     return agg.total_errors / agg.total_pairs if agg.total_pairs else 0.0
 
 
-def _run_info(plan: RunPlan, started: datetime, duration: float) -> RunInfo:
+def _run_info(plan: RunPlan, started: datetime, duration: float, workers: int) -> RunInfo:
     finished = datetime.now(UTC)
     scan = plan.scan
     evaluators = {
@@ -316,4 +347,5 @@ def _run_info(plan: RunPlan, started: datetime, duration: float) -> RunInfo:
             path=str(scan.path), format=scan.format, rows=scan.rows, sha256=scan.sha256
         ),
         evaluators=evaluators,
+        workers=workers,
     )

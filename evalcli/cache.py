@@ -1,10 +1,13 @@
-"""A content-addressed cache of judge and target calls in one SQLite file.
+"""A content-addressed cache of judge, target and Azure AI Content Safety calls in one SQLite file.
 
 The key is the SHA-256 of the canonical JSON of everything that determines an answer (kind of
-call, provider, endpoint host, deployment/model, sampling parameters, messages or body, prompt
-file hash). Only successful answers are stored — including answers that later fail to parse,
-since parsing is deterministic — never transport errors. Each answer is committed as soon as
-it arrives, so a run that is killed can be run again and only the missing calls are made.
+call, provider or Content Safety operation, endpoint host, deployment/model or api-version,
+sampling parameters, messages or body, prompt file hash); each client builds its own (see their
+``cache_key`` methods). The ``kind`` column says which client stored an entry (``judge``,
+``target``, ``content_safety``) for ``evalcli cache info``. Only successful answers are
+stored — including answers that later fail to parse, since parsing is deterministic — never
+errors. Each answer is committed as soon as it arrives, so a run that is killed can be run
+again and only the missing calls are made.
 
 WAL mode lets readers and the single writer proceed together; one connection guarded by a lock
 is shared by the run's threads (lookups take microseconds, far below any network call).
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from evalcli.errors import ConfigError
+from evalcli.textsafe import json_text
 
 DEFAULT_PATH = Path(".evalcli") / "cache.db"
 SCHEMA = """
@@ -37,9 +41,7 @@ CREATE TABLE IF NOT EXISTS calls (
 
 def cache_key(payload: Mapping[str, Any]) -> str:
     """SHA-256 of the canonical JSON of ``payload`` (sorted keys, no whitespace)."""
-    text = json.dumps(
-        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    )
+    text = json_text(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -95,7 +97,7 @@ class CallCache:
 
     def put(self, key: str, kind: str, value: Mapping[str, Any]) -> None:
         """Store an answer (committed immediately)."""
-        text = json.dumps(value, ensure_ascii=False)
+        text = json_text(value)  # an HTTP target may answer with a lone surrogate
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO calls (key, kind, created, value) VALUES (?, ?, ?, ?)",

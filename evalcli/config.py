@@ -25,6 +25,12 @@ from pydantic import (
     model_validator,
 )
 
+from evalcli.envref import (
+    UnsetEnv,
+    substitute_env,
+    unset_env_error,
+    with_unset_env,
+)
 from evalcli.errors import ConfigError
 from evalcli.safety.severity import (
     HARM_NAMES,
@@ -34,8 +40,8 @@ from evalcli.safety.severity import (
     pass_level,
 )
 from evalcli.yamlsrc import Loc, SourceMap, load_yaml, parse_yaml
+from evalcli.yamlsrc import dotted as _dotted
 
-ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.IGNORECASE)
 
 
@@ -138,6 +144,18 @@ class SafetyConfig(_Model):
         return None if value is None else defect_level(value)
 
 
+#: Default time limit of one call of user code (a Python target, a code evaluator), seconds.
+USER_CODE_TIMEOUT_S = 60.0
+UserCodeTimeout = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+def _seconds_not_bool(value: Any) -> Any:
+    # YAML `yes`/`true` would otherwise silently become a limit of 1 second.
+    if isinstance(value, bool):
+        raise ValueError("must be a number of seconds, not a boolean")
+    return value
+
+
 class EvaluatorConfig(_Model):
     """One entry under ``evaluators:`` (the alias is the mapping key)."""
 
@@ -154,6 +172,9 @@ class EvaluatorConfig(_Model):
     function: str | None = None
     # Code evaluators only: the keys the callable returns, optionally with their direction.
     outputs: list[str] | dict[str, Literal["higher", "lower"]] | None = None
+    # Code evaluators only: seconds one call may take (None: USER_CODE_TIMEOUT_S).
+    timeout_s: UserCodeTimeout | None = None
+    _timeout_not_bool = field_validator("timeout_s", mode="before")(_seconds_not_bool)
 
     @field_validator("threshold", mode="before")
     @classmethod
@@ -261,6 +282,8 @@ class PythonTargetConfig(_Model):
     function: str
     inputs: dict[str, str] = Field(default_factory=dict)
     concurrency: Annotated[int, Field(ge=1, le=1024)] | None = None
+    timeout_s: UserCodeTimeout = USER_CODE_TIMEOUT_S
+    _timeout_not_bool = field_validator("timeout_s", mode="before")(_seconds_not_bool)
 
 
 TargetConfig = Annotated[
@@ -308,6 +331,9 @@ class LoadedConfig:
     #: Values of environment variables whose names look secret (KEY, TOKEN, ...): scrubbed
     #: from run metadata, wherever a user may have routed them (e.g. custom evaluator params).
     secrets: frozenset[str] = frozenset()
+    #: ``${env:NAME}`` references left unresolved (``load_config(allow_unset=True)``): the
+    #: config can be checked but not run; ``build_plan`` refuses it after its checks.
+    unset_env: tuple[UnsetEnv, ...] = ()
 
     def scrub(self, value: Any) -> Any:
         """``value`` with every secret replaced by ``***`` (strings inside dicts/lists too)."""
@@ -341,9 +367,19 @@ class LoadedConfig:
 
 
 def load_config(
-    path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None
+    path: str | os.PathLike[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    allow_unset: bool = False,
 ) -> LoadedConfig:
     """Read, substitute ``${env:NAME}`` and validate a run config file.
+
+    Args:
+        env: Variables for ``${env:NAME}`` (default: the process environment).
+        allow_unset: Return a config whose unset references are left as written and listed
+            in :attr:`LoadedConfig.unset_env`; :func:`evalcli.plan.build_plan` reports them
+            after checking everything else. Without it, loading raises once the whole file
+            is validated, naming every unset variable.
 
     Raises:
         ConfigError: anything wrong with the file, with file:line:col and a hint.
@@ -351,18 +387,20 @@ def load_config(
     p = Path(path)
     data, smap = load_yaml(p)
     raw = p.read_bytes()
-    return _validate(data, smap, hashlib.sha256(raw).hexdigest(), env)
+    return _validate(data, smap, hashlib.sha256(raw).hexdigest(), env, allow_unset)
 
 
 def config_from_text(
-    text: str, path: Path, *, env: Mapping[str, str] | None = None
+    text: str, path: Path, *, env: Mapping[str, str] | None = None, allow_unset: bool = False
 ) -> LoadedConfig:
     """Like :func:`load_config` for YAML text that claims to live at ``path``."""
     data, smap = parse_yaml(text, path)
-    return _validate(data, smap, hashlib.sha256(text.encode()).hexdigest(), env)
+    return _validate(data, smap, hashlib.sha256(text.encode()).hexdigest(), env, allow_unset)
 
 
-def _validate(data: Any, smap: SourceMap, sha: str, env: Mapping[str, str] | None) -> LoadedConfig:
+def _validate(
+    data: Any, smap: SourceMap, sha: str, env: Mapping[str, str] | None, allow_unset: bool
+) -> LoadedConfig:
     if data is None:
         raise ConfigError("config file is empty", where=str(smap.path))
     if not isinstance(data, dict):
@@ -371,14 +409,20 @@ def _validate(data: Any, smap: SourceMap, sha: str, env: Mapping[str, str] | Non
             where=smap.where(()),
         )
     used: dict[str, str] = {}
-    data = substitute_env(data, (), smap, os.environ if env is None else env, used)
-    _check_safety_keys(data, smap)
+    unset: list[UnsetEnv] = []
+    data = substitute_env(data, (), smap, os.environ if env is None else env, used, unset)
     try:
-        cfg = RunConfig.model_validate(data)
-    except ValidationError as exc:
-        raise pydantic_to_config_error(exc, smap, RunConfig) from None
+        _check_safety_keys(data, smap)
+        try:
+            cfg = RunConfig.model_validate(data)
+        except ValidationError as exc:
+            raise pydantic_to_config_error(exc, smap, RunConfig) from None
+    except ConfigError as exc:
+        raise with_unset_env(exc, unset) from None
+    if unset and not allow_unset:
+        raise unset_env_error(unset)
     secrets = frozenset(v for k, v in used.items() if SECRET_NAME.search(k) and len(v) >= 6)
-    return LoadedConfig(cfg, smap.path, smap, sha, secrets)
+    return LoadedConfig(cfg, smap.path, smap, sha, secrets, tuple(unset))
 
 
 def _check_safety_keys(data: dict[str, Any], smap: SourceMap) -> None:
@@ -409,7 +453,7 @@ def _check_safety_keys(data: dict[str, Any], smap: SourceMap) -> None:
                 f"evaluators.{alias}.defect_threshold applies only to {', '.join(HARM_NAMES)}",
                 where=smap.where(("evaluators", alias, "defect_threshold"), key=True),
             )
-        for key in ("function", "outputs"):
+        for key in ("function", "outputs", "timeout_s"):
             if key in spec and use != "code":
                 raise ConfigError(
                     f"evaluators.{alias}.{key} applies only to code evaluators (use: code)",
@@ -421,43 +465,6 @@ def _check_safety_keys(data: dict[str, Any], smap: SourceMap) -> None:
                 f"({', '.join(SAFETY_NAMES)})",
                 where=smap.where(("evaluators", alias, "backend"), key=True),
             )
-
-
-def substitute_env(
-    value: Any,
-    loc: Loc,
-    smap: SourceMap,
-    env: Mapping[str, str],
-    used: dict[str, str] | None = None,
-) -> Any:
-    """Replace ``${env:NAME}`` in every string value (never in keys); records what was used."""
-    used = {} if used is None else used
-    if isinstance(value, str):
-
-        def repl(m: re.Match[str]) -> str:
-            name = m.group(1)
-            if name not in env:
-                raise ConfigError(
-                    f"environment variable {name} is not set",
-                    where=f"{smap.where(loc)} ({_dotted(loc)})",
-                    hint=f"export {name}=... before running, or remove the reference",
-                )
-            used[name] = env[name]
-            return env[name]
-
-        return ENV_REF.sub(repl, value)
-    if isinstance(value, dict):
-        return {k: substitute_env(v, (*loc, k), smap, env, used) for k, v in value.items()}
-    if isinstance(value, list):
-        return [substitute_env(v, (*loc, i), smap, env, used) for i, v in enumerate(value)]
-    return value
-
-
-def _dotted(loc: Loc) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "<top level>"
 
 
 def did_you_mean(word: str, options: list[str] | tuple[str, ...] | set[str]) -> str | None:
@@ -473,6 +480,7 @@ _TARGET_TAGS = {"http", "chat", "python"}
 _TYPE_WORDS = {
     "float_parsing": "a number",
     "float_type": "a number",
+    "finite_number": "a finite number",
     "int_parsing": "a whole number",
     "int_type": "a whole number",
     "int_from_float": "a whole number",

@@ -111,3 +111,11 @@ class RowError(Exception):
         self.kind = kind
         self.message = message
         self.extra = extra or {}
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Exception pickling replays ``cls(*args)``, which lacks ``kind``; rebuild it fully.
+        return (_rebuild_row_error, (self.kind, self.message, self.extra))
+
+
+def _rebuild_row_error(kind: str, message: str, extra: dict[str, object]) -> RowError:
+    return RowError(kind, message, extra=extra)

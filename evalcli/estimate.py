@@ -7,7 +7,8 @@ the chat format's per-message overhead. Completions are bounded by ``max_tokens`
 already in the call cache cost nothing. Outputs of the target are not known before it is
 called: for chat targets they are bounded by the target's ``max_tokens``; for HTTP and Python
 targets each output field is assumed to be at most ``target_tokens`` tokens (stated in the
-report).
+report). Azure AI Content Safety calls are built exactly as the run builds them, so those already
+in the cache are not counted either.
 """
 
 from __future__ import annotations
@@ -20,11 +21,21 @@ from evalcli.conversation import split_turns
 from evalcli.errors import RowError
 from evalcli.evaluators.base import Evaluator
 from evalcli.evaluators.judged import JudgedEvaluator
+from evalcli.evaluators.safety import ContentSafetyHarmEvaluator
+from evalcli.evaluators.safety_common import context_sources, text_input
+from evalcli.evaluators.safety_labels import GROUNDEDNESS_PRO, ContentSafetyLabelEvaluator
 from evalcli.plan import BoundEvaluator, RunPlan
+from evalcli.reporters.terminal import plural
+from evalcli.safety.images import image_parts
+from evalcli.safety.operations import IMAGE_ANALYZE, TEXT_ANALYZE, Request
 from evalcli.tasks import conversation_of, resolve_inputs
 
 PER_MESSAGE_TOKENS = 4  # role and separators, as OpenAI's chat format counts them
 PER_REQUEST_TOKENS = 3  # the reply primer
+UNKNOWN_RESPONSE_NOTE = (
+    "Azure AI Content Safety calls on target outputs are counted as one per response and "
+    "evaluator, never as cached (a long response is checked in several parts)"
+)
 
 
 @dataclass
@@ -55,6 +66,8 @@ class Estimate:
     clients: dict[str, Bound] = field(default_factory=dict)
     other_calls: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: Content Safety requests already counted (the run shares or caches repeats).
+    seen: set[str] = field(default_factory=set, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -114,7 +127,7 @@ def estimate(plan: RunPlan, cache: CallCache | None, target_tokens: int = 1024) 
             extra_per_field = target_tokens
             est.notes.append(
                 f"each {target.kind} target output is assumed to be at most "
-                f"{target_tokens} tokens (--target-tokens)"
+                f"{plural(target_tokens, 'token')} (--target-tokens)"
             )
         placeholder = _Placeholder()
     for row in plan.dataset.rows():
@@ -123,7 +136,7 @@ def estimate(plan: RunPlan, cache: CallCache | None, target_tokens: int = 1024) 
         for b in plan.evaluators:
             for ev in b.evaluator.members or (b.evaluator,):
                 images_seen |= _count_evaluation(
-                    est, b, ev, row.data, placeholder, extra_per_field, cache
+                    est, b, ev, row.data, placeholder, extra_per_field, cache, row.line
                 )
     if images_seen:
         est.notes.append("image parts are not included in the token bounds")
@@ -182,6 +195,7 @@ def _count_evaluation(
     placeholder: dict[str, Any] | None,
     extra_per_field: int,
     cache: CallCache | None,
+    line: int,
 ) -> bool:
     """Count one (row, evaluator) evaluation; returns True if it saw image parts."""
     conv = conversation_of(b, data, placeholder)
@@ -197,6 +211,7 @@ def _count_evaluation(
         wanted = {i.name for i in ev.inputs}
         inputs_list = [{k: v for k, v in t.items() if k in wanted} for t in turns]
         uses_target = 0
+        response_known = True
     else:
         inputs = resolve_inputs(b, data, placeholder, ev if b.evaluator.members else None)
         if isinstance(inputs, RowError):
@@ -207,7 +222,13 @@ def _count_evaluation(
             for name, r in b.refs.items()
             if r.source == "target" and name in {i.name for i in ev.inputs}
         )
+        ref = b.refs.get("response")
+        response_known = ref is None or ref.source != "target"
     images = any("images" in i for i in inputs_list)
+    if isinstance(ev, ContentSafetyHarmEvaluator | ContentSafetyLabelEvaluator):
+        for turn, inputs in enumerate(inputs_list):
+            _count_content_safety(est, ev, inputs, response_known, f"{line}:{turn}", cache)
+        return images
     if not isinstance(ev, JudgedEvaluator):
         # Code evaluators run in the io pool too, but make no calls evalcli could count.
         if ev.execution != "cpu" and getattr(ev, "remote_calls", True):
@@ -231,3 +252,66 @@ def _count_evaluation(
         bound.prompt_tokens += message_tokens_bound(messages) + uses_target * extra_per_field
         bound.completion_tokens += int(ev.params.get("max_tokens", 0))
     return images
+
+
+def _count_content_safety(
+    est: Estimate,
+    ev: ContentSafetyHarmEvaluator | ContentSafetyLabelEvaluator,
+    inputs: dict[str, Any],
+    response_known: bool,
+    where: str,
+    cache: CallCache | None,
+) -> None:
+    """Count the Content Safety calls of one evaluation, each distinct request once.
+
+    Harm evaluators share one text:analyze (and image:analyze) answer per text, so the
+    members of ``content_safety`` count it once; with a cache, any repeat is a cache hit.
+    A response the target has not given yet is counted as one call that is not cached.
+    """
+    client = ev.service.client
+    bound = _bound(est, client)
+    if not response_known:
+        what = "harms" if isinstance(ev, ContentSafetyHarmEvaluator) else ev.kind.name
+        if f"{where}:{what}" not in est.seen:
+            est.seen.add(f"{where}:{what}")
+            bound.calls += 1
+        if UNKNOWN_RESPONSE_NOTE not in est.notes:
+            est.notes.append(UNKNOWN_RESPONSE_NOTE)
+    for request in _content_safety_requests(ev, inputs, response_known):
+        key = client.cache_key(request.operation, request.body, request.api_version)
+        shared = cache is not None or request.operation in (TEXT_ANALYZE, IMAGE_ANALYZE)
+        if key in est.seen and shared:
+            continue
+        est.seen.add(key)
+        if cache is not None and cache.get(key) is not None:
+            bound.cached += 1
+        else:
+            bound.calls += 1
+
+
+def _content_safety_requests(
+    ev: ContentSafetyHarmEvaluator | ContentSafetyLabelEvaluator,
+    inputs: dict[str, Any],
+    response_known: bool,
+) -> list[Request]:
+    """The requests the evaluator would send; none when its input checks fail the row."""
+    service = ev.service
+    try:
+        if isinstance(ev, ContentSafetyHarmEvaluator):
+            response = text_input(inputs, "response") if response_known else ""
+            parts = image_parts(inputs.get("images"), 0)
+            for part in parts:
+                service.check_image(part, 0)
+            images = [service.image_request(p.base64) for p in parts if p.base64 is not None]
+            return [*service.text_requests(response), *images]
+        if not response_known:
+            return []
+        response = text_input(inputs, "response")
+        if ev.kind is GROUNDEDNESS_PRO:
+            query = inputs.get("query")
+            sources = context_sources(inputs.get("context"))
+            query_text = query if isinstance(query, str) else None
+            return service.groundedness_plan(query_text, response, sources)[0]
+        return service.protected_material_requests(response)
+    except RowError:
+        return []

@@ -5,7 +5,9 @@ Three resources are needed (``reference.md`` §9): the English ``punkt_tab`` mod
 WordNet 3.0 including ``index.sense`` and ``lexnames`` (used by METEOR's synonym stage).
 
 Nothing here ever downloads during an evaluation: :func:`missing` only looks, and the two
-provisioning functions run on an explicit user command only.
+provisioning functions run on an explicit user command only. It looks each resource up the way
+the loaders the metrics use do, so it accepts the same layouts they load: unpacked or as the
+``<name>.zip`` archive ``nltk.download`` leaves, in any directory of nltk's search path.
 
 * :func:`build_offline` assembles the data from package registries the machines can reach:
   punkt_tab from the PyPI wheel ``llama-index-core`` (an unmodified copy of NLTK's
@@ -44,14 +46,27 @@ __all__ = [
     "status",
 ]
 
-#: Logical resource name -> the path nltk 3.10.4 looks it up by. punkt_tab is found per
+#: Logical resource name -> the path nltk 3.10.4 first looks it up by. punkt_tab is found per
 #: language (``PunktTokenizer.load_lang``); perluniprops and wordnet by ``LazyCorpusLoader``,
-#: which tries the directory first and ``<name>.zip/<name>/`` second, as ``find`` does.
+#: which falls back to the downloader's archive (:data:`_ARCHIVE_LOOKUPS`).
 RESOURCES: Final[Mapping[str, str]] = MappingProxyType(
     {
         "punkt_tab": "tokenizers/punkt_tab/english/",
         "perluniprops": "misc/perluniprops",
         "wordnet": "corpora/wordnet",
+    }
+)
+
+# nltk.download leaves ``<name>.zip`` holding ``<name>/``. find() looks inside an archive only
+# for a name that ends in "/" or names a member, so the bare corpus paths above never reach
+# it; LazyCorpusLoader therefore asks for the directory and, only when no directory of the
+# search path has one, for this archive path (its ``zip_name``). A directory later in the
+# path thus beats an archive earlier in it, and the check must follow the same order to load
+# what the metrics load. punkt_tab needs nothing here: its name ends in "/" already.
+_ARCHIVE_LOOKUPS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "perluniprops": "misc/perluniprops.zip/perluniprops/",
+        "wordnet": "corpora/wordnet.zip/wordnet/",
     }
 )
 
@@ -160,7 +175,7 @@ class ResourceStatus:
 
     Attributes:
         name: Logical name (a key of :data:`RESOURCES`).
-        lookup: The nltk resource path.
+        lookup: The nltk resource path that found it (the first one tried when none did).
         location: What nltk would load, or None when the resource is unusable.
         problem: Why it is unusable, or None when it is fine.
         refused: Directories nltk refused while looking (group/world-writable or foreign).
@@ -183,6 +198,10 @@ def status(
 ) -> list[ResourceStatus]:
     """Look each resource up the way nltk will at run time, without loading or downloading.
 
+    Each lookup follows the loader the metrics use, so a resource counts as found exactly when
+    that loader would find it: unpacked or as the downloader's ``<name>.zip``, in any directory
+    of the search path that nltk's path security accepts.
+
     Args:
         names: Logical resource names (keys of :data:`RESOURCES`).
         paths: Directories to search; default ``nltk.data.path`` as it is now.
@@ -190,26 +209,11 @@ def status(
     Raises:
         ValueError: For a name that is not in :data:`RESOURCES`.
     """
-    # nltk.data has to be imported to search exactly like nltk does (it imports the nltk
-    # package, about 0.2 s); nothing is loaded from the data itself.
-    import nltk.data
-
     result = []
     for name in names:
-        lookup = RESOURCES.get(name)
-        if lookup is None:
+        if name not in RESOURCES:
             raise ValueError(f"unknown NLTK resource {name!r}; known: {', '.join(RESOURCES)}")
-        # find() warns about every refused directory; record the warnings instead of letting
-        # them reach the user (or a warnings-as-errors test run) and report them ourselves.
-        pointer: object = None
-        refused_by_exc: tuple[str, ...] = ()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                pointer = nltk.data.find(lookup, paths)
-            except LookupError as exc:
-                refused_by_exc = getattr(exc, "_nltk_refused_writable", ())
-        refused = _unique([*refused_by_exc, *_refusals(caught)])
+        lookup, pointer, refused = _find_like_loader(name, paths)
         if pointer is None:
             problem = "not found in the NLTK data path"
             if refused:
@@ -370,6 +374,43 @@ def _quote(text: str) -> str:
     import shlex
 
     return shlex.quote(text)
+
+
+def _lookups(name: str) -> list[str]:
+    """The nltk paths the loader of ``name`` tries, in its order."""
+    lookups = [RESOURCES[name]]
+    archive = _ARCHIVE_LOOKUPS.get(name)
+    if archive is not None:
+        from nltk.corpus import util
+
+        # nltk's own switch for LazyCorpusLoader (False unless a program sets it).
+        zip_first = bool(getattr(util, "TRY_ZIPFILE_FIRST", False))
+        lookups = [archive, *lookups] if zip_first else [*lookups, archive]
+    return lookups
+
+
+def _find_like_loader(
+    name: str, paths: Sequence[str] | None
+) -> tuple[str, object, tuple[str, ...]]:
+    """Run the loader's lookups: (lookup used or first tried, pointer or None, refused dirs)."""
+    # nltk.data has to be imported to search exactly like nltk does (it imports the nltk
+    # package, about 0.2 s); nothing is loaded from the data itself.
+    import nltk.data
+
+    lookups = _lookups(name)
+    refused: list[str] = []
+    # find() warns about every refused directory; record the warnings instead of letting them
+    # reach the user (or a warnings-as-errors test run) and report them ourselves.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for lookup in lookups:
+            try:
+                pointer = nltk.data.find(lookup, paths)
+            except LookupError as exc:
+                refused += getattr(exc, "_nltk_refused_writable", ())
+                continue
+            return lookup, pointer, _unique([*refused, *_refusals(caught)])
+    return lookups[0], None, _unique([*refused, *_refusals(caught)])
 
 
 def _refusals(caught: Iterable[warnings.WarningMessage]) -> list[str]:

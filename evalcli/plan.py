@@ -17,7 +17,8 @@ from evalcli.aggregate import metric_specs
 from evalcli.config import EvaluatorConfig, JudgeConfig, LoadedConfig, did_you_mean
 from evalcli.conversation import TURN_INPUTS, supports_conversation
 from evalcli.dataset import Dataset, DatasetScan
-from evalcli.errors import ConfigError, MappingError, ResourceError
+from evalcli.envref import ENV_REF, unset_env_error, with_unset_env
+from evalcli.errors import ConfigError, MappingError, ResourceError, UsageError
 from evalcli.evaluators.base import Evaluator
 from evalcli.evaluators.context import BuildContext
 from evalcli.mapping import Ref, parse_ref
@@ -66,6 +67,14 @@ class RunPlan:
         """Run name."""
         return self.loaded.run_name
 
+    def close(self) -> None:
+        """Release what building the plan opened (client connections) without running it."""
+        pool = self.services.get("clients")
+        if pool is not None:
+            pool.close()
+        if self.target is not None:
+            self.target.close()
+
 
 @dataclass
 class PlanOptions:
@@ -85,9 +94,26 @@ def build_plan(
 ) -> RunPlan:
     """Validate everything that can be validated without calling a model.
 
+    A config with unset ``${env:NAME}`` (``loaded.unset_env``) is checked all the same and
+    then refused with one error naming every unset variable (plus the first other problem
+    found, unless the unset values caused it): it never becomes a plan that could run.
+
     Raises:
         evalcli.errors.UsageError: (exit 2) with file:line or the config key.
     """
+    try:
+        plan = _build_plan(loaded, options, registry)
+    except UsageError as exc:
+        raise with_unset_env(exc, loaded.unset_env) from None
+    if loaded.unset_env:
+        plan.close()
+        raise unset_env_error(loaded.unset_env, rest_valid=True)
+    return plan
+
+
+def _build_plan(
+    loaded: LoadedConfig, options: PlanOptions | None, registry: Registry | None
+) -> RunPlan:
     opts = options or PlanOptions()
     cfg = loaded.config
     reg = registry or default_registry()
@@ -102,6 +128,7 @@ def build_plan(
 
     # 1. Evaluators: names and params (cheap, and the most common mistakes).
     built: list[tuple[str, EvaluatorConfig, Evaluator, str]] = []
+    build_warnings: list[str] = []  # said once each by validate and run, never fatal
     for alias, spec in cfg.evaluators.items():
         use = spec.use or alias
         info = reg.require(
@@ -110,7 +137,7 @@ def build_plan(
             if spec.use
             else loaded.where("evaluators", alias, key=True),
         )
-        ctx = BuildContext(loaded, alias, judge_for, services)
+        ctx = BuildContext(loaded, alias, judge_for, services, build_warnings)
         ev = info.factory(alias, spec, ctx)
         ev.family = info.family  # type: ignore[attr-defined]  # informational tag for summaries
         built.append((alias, spec, ev, use))
@@ -197,6 +224,7 @@ def build_plan(
         else Path("results") / _safe_name(loaded.run_name)
     )
     if opts.check_output_dir:
+        _refuse_unresolved_output_dir(loaded, opts)
         check_writable(out_dir, loaded.where("output", "dir") if cfg.output.dir else None)
 
     io_threads = max(
@@ -220,7 +248,8 @@ def build_plan(
         io_threads=min(1024, io_threads),
         target=target,
         cache_path=_cache_path(loaded, opts),
-        warnings=list(reg.warnings),  # e.g. a plugin that failed to load: said, never fatal
+        # e.g. a plugin that failed to load, a rubric score without a range: said, never fatal
+        warnings=[*reg.warnings, *build_warnings],
     )
 
 
@@ -350,6 +379,19 @@ def _cache_path(loaded: LoadedConfig, opts: PlanOptions) -> Path | None:
     if opts.cache_path is not None:
         return opts.cache_path
     return loaded.resolve(cfg.path) if cfg.path is not None else DEFAULT_PATH
+
+
+def _refuse_unresolved_output_dir(loaded: LoadedConfig, opts: PlanOptions) -> None:
+    """An output directory spelled with an unset ``${env:NAME}`` is not created (it would be
+    a directory literally named after the reference); the unset variable is reported."""
+    cfg = loaded.config
+    if opts.output_dir is not None or not loaded.unset_env:
+        return
+    loc = ("output", "dir") if cfg.output.dir else ("name",)
+    text = str(cfg.output.dir) if cfg.output.dir else (cfg.name or "")
+    if ENV_REF.search(text):
+        # Names the place only: the path may hold the values of variables that are set.
+        raise ConfigError("the output directory uses an unset variable", where=loaded.where(*loc))
 
 
 def check_writable(out_dir: Path, where: str | None) -> None:

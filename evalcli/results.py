@@ -127,6 +127,8 @@ class RunInfo(_Frozen):
     config_sha256: str
     dataset: DatasetInfo
     evaluators: dict[str, EvaluatorRecord]
+    #: Worker processes that ran CPU-bound metrics (0: they ran in the evalcli process).
+    workers: int = 0
 
 
 class EvaluatorSummary(_Frozen):
@@ -157,5 +159,6 @@ class RunResult(_Frozen):
     gates: list[GateResult]
     errors: list[ErrorRecord]
     usage: dict[str, Any] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
     rows: list[dict[str, Any]] | None = None
     output_dir: str | None = None

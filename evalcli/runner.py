@@ -17,12 +17,12 @@ Concurrency lives here and nowhere else:
 
 from __future__ import annotations
 
-import multiprocessing
+import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -42,8 +42,8 @@ from evalcli.tasks import (
     merge_members,
     resolve_inputs,
     run_cpu_batch,
-    worker_init,
 )
+from evalcli.workers import CpuPool
 
 CPU_BATCH_ROWS = 32
 INLINE_CPU_BELOW = 256  # (row x cpu evaluator) pairs: below this, forking costs more than it saves
@@ -66,6 +66,10 @@ class RunStats:
     rows_done: int = 0
     interrupted: bool = False
     fatal: RemoteError | None = None
+    worker_deaths: int = 0
+    workers: int = 0  # worker processes used for CPU-bound evaluators (0: in-process)
+    abandoned_calls: int = 0  # calls of user code that passed their timeout_s
+    still_running: int = 0  # of all abandoned calls in this process, those not yet returned
 
 
 @dataclass
@@ -113,7 +117,7 @@ class Runner:
         self._states: dict[int, _RowState] = {}
         self._ready: dict[int, RowResult] = {}
         self._batch: CpuBatch = []
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: CpuPool | None = None
         self._threads: ThreadPoolExecutor | None = None
         self._target_threads: ThreadPoolExecutor | None = None
 
@@ -124,6 +128,7 @@ class Runner:
         stats = RunStats()
         total = self.plan.scan.rows
         self._pool = self._start_process_pool(total)
+        stats.workers = self._pool.size if self._pool is not None else 0
         if any(
             b.evaluator.execution != "cpu" or b.evaluator.members or b.conversation
             for b in self.bound
@@ -156,9 +161,7 @@ class Runner:
                     if len(self._batch) >= CPU_BATCH_ROWS:
                         self._flush_batch()
                 if self._batch and (
-                    exhausted
-                    or self._outstanding == 0
-                    or len(self._states) + len(self._ready) >= window
+                    exhausted or self._busy() == 0 or len(self._states) + len(self._ready) >= window
                 ):
                     self._flush_batch()
                 while next_emit in self._ready:
@@ -171,7 +174,7 @@ class Runner:
                     last_progress = now
                 if exhausted and not self._states and not self._ready:
                     break
-                if self._outstanding == 0:
+                if self._busy() == 0:
                     continue  # everything dispatched so far finished inline: feed more rows
                 try:
                     item = self._queue.get(timeout=0.5)
@@ -197,16 +200,27 @@ class Runner:
                 if pool is not None:
                     pool.shutdown(wait=not abrupt, cancel_futures=True)
             if self._pool is not None:
-                self._pool.shutdown(wait=not stats.interrupted, cancel_futures=True)
+                self._pool.close(kill=abrupt)
+                stats.worker_deaths = self._pool.stats.deaths
             WORKER_EVALUATORS.clear()
         return stats
 
+    def _busy(self) -> int:
+        """Work submitted and not yet received back on the queue."""
+        return self._outstanding + (self._pool.unfinished if self._pool is not None else 0)
+
     def _receive(self, kind: str, payload: Any) -> RemoteError | None:
         """Apply one item from the completion queue; returns a fatal error if it is one."""
-        self._outstanding -= 1
-        if kind == "cpu":
-            self._apply_cpu(payload.result())
+        if kind == "pool":
+            assert self._pool is not None
+            self._apply_cpu(self._pool.handle(payload))
             return None
+        if kind == "inline":
+            assert self._pool is not None
+            self._pool.inline_unread -= 1
+            self._apply_cpu(payload)
+            return None
+        self._outstanding -= 1
         if kind == "target":
             line, outcome = payload
             if isinstance(outcome, RemoteError):
@@ -316,11 +330,12 @@ class Runner:
     def _flush_batch(self) -> None:
         todo, self._batch = self._batch, []
         if self._pool is None:
-            self._apply_cpu(run_cpu_batch(todo, [b.evaluator for b in self.cpu]))
+            self._apply_cpu(self._run_inline(todo))
             return
-        self._outstanding += 1
-        fut: Future[CpuResult] = self._pool.submit(run_cpu_batch, todo)
-        fut.add_done_callback(lambda f: self._queue.put(("cpu", f)))
+        self._pool.submit(todo)
+
+    def _run_inline(self, batch: CpuBatch) -> CpuResult:
+        return run_cpu_batch(batch, [b.evaluator for b in self.cpu])
 
     # -- workers (threads) -----------------------------------------------------------------
 
@@ -392,7 +407,7 @@ class Runner:
 
     # -- process pool ----------------------------------------------------------------------
 
-    def _start_process_pool(self, total_rows: int) -> ProcessPoolExecutor | None:
+    def _start_process_pool(self, total_rows: int) -> CpuPool | None:
         for b in self.bound:
             warm = getattr(b.evaluator, "warm_up", None)
             if callable(warm):
@@ -401,16 +416,13 @@ class Runner:
             return None
         if total_rows * len(self.cpu) < INLINE_CPU_BELOW:
             return None
-        if "fork" not in multiprocessing.get_all_start_methods():
+        if not hasattr(os, "fork"):
             return None  # without fork, workers would re-import and re-load everything
         if threading.active_count() > 1:
             return None  # forking a threaded process is unsafe; stay inline
         WORKER_EVALUATORS[:] = [b.evaluator for b in self.cpu]
-        ctx = multiprocessing.get_context("fork")
-        pool = ProcessPoolExecutor(
-            max_workers=self.plan.workers, mp_context=ctx, initializer=worker_init
-        )
-        # With fork, every worker is started at the first submit; do it now, before the
-        # thread pools exist, so no other thread is running while we fork.
-        pool.submit(int).result()
+        # The spawner is forked here, before the thread pools exist; it forks every worker,
+        # replacements included (see evalcli.workers for why).
+        pool = CpuPool(self.plan.workers, self._queue.put, self._run_inline)
+        pool.start()
         return pool

@@ -5,7 +5,6 @@ Kept apart from :mod:`evalcli.runner` because these also run inside forked worke
 
 from __future__ import annotations
 
-import signal
 from typing import Any
 
 from evalcli.dataset import MISSING
@@ -21,11 +20,6 @@ WORKER_EVALUATORS: list[Evaluator] = []
 CpuWork = list[tuple[int, dict[str, Any]]]  # (index into WORKER_EVALUATORS, inputs)
 CpuBatch = list[tuple[int, CpuWork]]  # (row line, work)
 CpuResult = list[tuple[int, list[tuple[int, Outcome]]]]
-
-
-def worker_init() -> None:
-    """Initialiser of CPU workers: Ctrl-C is handled by the parent, which stops the pool."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_cpu_batch(batch: CpuBatch, evaluators: list[Evaluator] | None = None) -> CpuResult:

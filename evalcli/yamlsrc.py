@@ -46,6 +46,14 @@ class SourceMap:
             probe = probe[:-1]
 
 
+def dotted(loc: Sequence[str | int]) -> str:
+    """A location as users write config keys: ``evaluators.bleu.params``, ``gates[0].max``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<top level>"
+
+
 def load_yaml(path: Path) -> tuple[Any, SourceMap]:
     """Parse a YAML file into plain Python values plus a :class:`SourceMap`.
 

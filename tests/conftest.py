@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +60,17 @@ def cli() -> CliRunner:
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> Path:
     """Write rows as JSON Lines."""
-    path.write_text(
-        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
-    )
+    path.write_text("".join(_json_line(r) for r in rows), encoding="utf-8")
     return path
+
+
+def _json_line(row: dict[str, Any]) -> str:
+    text = json.dumps(row, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: only a \u escape can carry it in UTF-8
+        text = json.dumps(row)
+    return text + "\n"
 
 
 QA_ROWS = [
@@ -117,3 +127,77 @@ BASIC_CONFIG = """
     output:
       dir: out
 """
+
+
+# -- run modes: every value-level bad-input test runs in-process and through the worker pool --
+
+POOL_ROWS = 1000
+
+
+@dataclass
+class Invoked:
+    """What a CLI invocation left: exit code and both streams."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class RunMode:
+    """How a test runs evalcli: ``in-process`` (CliRunner, a few rows) or ``worker-pool`` (the
+    console command in a subprocess with default settings and at least 1,000 rows, so the
+    forked worker pool runs, as it does for users)."""
+
+    name: str
+    cli: CliRunner
+
+    @property
+    def pool(self) -> bool:
+        return self.name == "worker-pool"
+
+    def rows(
+        self, rows: list[dict[str, Any]], filler: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """``rows``, then in pool mode whole copies of ``filler`` up to ``POOL_ROWS``.
+
+        Bad rows keep their line numbers; when ``filler`` is the set of good rows, means and
+        pass rates over the scored rows stay what they are for ``rows`` alone.
+        """
+        if not self.pool:
+            return rows
+        out = list(rows)
+        while len(out) < POOL_ROWS:
+            out.extend(filler)
+        return out
+
+    def invoke(self, *args: str) -> Invoked:
+        """Run ``evalcli ARGS``."""
+        if not self.pool:
+            from evalcli.cli import app
+
+            res = self.cli.invoke(app, list(args))
+            return Invoked(res.exit_code, res.stdout, res.stderr)
+        proc = subprocess.run(
+            [sys.executable, "-m", "evalcli", *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        return Invoked(proc.returncode, proc.stdout, proc.stderr)
+
+    def results(self, out_dir: Path) -> dict[str, Any]:
+        """results.json of a run, checking that it ran where this mode says."""
+        data: dict[str, Any] = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
+        if self.pool:
+            assert data["run"]["workers"] >= 1, "the run did not use the worker pool"
+        else:
+            assert data["run"]["workers"] == 0
+        return data
+
+
+@pytest.fixture(params=["in-process", "worker-pool"])
+def run_mode(request: pytest.FixtureRequest, cli: CliRunner) -> RunMode:
+    """Run a test once in-process and once through the worker pool (see :class:`RunMode`)."""
+    return RunMode(request.param, cli)

@@ -8,7 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from evalcli.cli import app
-from tests.conftest import BASIC_CONFIG, QA_ROWS, MakeConfig
+from evalcli.envref import ENV_REF
+from tests.conftest import BASIC_CONFIG, QA_ROWS, REPO, MakeConfig
 
 
 def run_cli(cli: CliRunner, *args: str) -> tuple[int, str, str]:
@@ -258,3 +259,147 @@ def test_missing_nltk_data_says_what_to_run(
     )
     res = cli.invoke(app, ["run", str(cfg), "-q"])
     assert res.exit_code == 0, res.stderr
+
+
+# -- unset ${env:NAME}: all reported at once, after everything else is checked -----------------
+
+# BASIC_CONFIG with a name and a judge (unused by its NLP evaluators, but checked) from
+# three unset variables, on lines 1, 17 and 19.
+THREE_UNSET = BASIC_CONFIG.replace("name: basic", "name: ${env:EVALCLI_RUN_NAME}") + (
+    "    judge:\n"
+    "      type: azure_openai\n"
+    "      endpoint: ${env:EVALCLI_TEST_ENDPOINT}\n"
+    "      deployment: gpt-4o\n"
+    "      api_key: ${env:EVALCLI_TEST_KEY}\n"
+)
+THREE_NAMES = ("EVALCLI_RUN_NAME", "EVALCLI_TEST_ENDPOINT", "EVALCLI_TEST_KEY")
+
+
+def test_every_unset_env_var_in_one_message(cli: CliRunner, make_config: MakeConfig) -> None:
+    cfg = make_config(THREE_UNSET, QA_ROWS)
+    err = assert_usage_error(
+        cli,
+        cfg,
+        "3 environment variables are not set",
+        *(
+            f"{name} at {cfg}:{place}"
+            for name, place in zip(
+                THREE_NAMES,
+                ("1:7 (name)", "17:13 (judge.endpoint)", "19:12 (judge.api_key)"),
+                strict=True,
+            )
+        ),
+        "export EVALCLI_RUN_NAME=... EVALCLI_TEST_ENDPOINT=... EVALCLI_TEST_KEY=...",
+        "everything else in the config is valid",
+    )
+    assert err.count("error:") == 1
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        # One problem per stage of validation: evaluators, dataset, mappings, gates.
+        ("f1_score: {}", "f1_scor: {}", "eval.yaml:8:3: unknown evaluator 'f1_scor'"),
+        ("path: data.jsonl", "path: nope.jsonl", "eval.yaml:3:9: dataset file not found"),
+        ("${data.truth}", "${data.truht}", "maps to ${data.truht}, which no row"),
+        ("    output:", "    gates: [{metric: bleu.blue, min: 0}]\n    output:", "'bleu.blue'"),
+    ],
+)
+def test_unset_env_vars_do_not_hide_other_problems(
+    cli: CliRunner, make_config: MakeConfig, old: str, new: str, problem: str
+) -> None:
+    cfg = make_config(THREE_UNSET.replace(old, new), QA_ROWS)
+    err = assert_usage_error(
+        cli,
+        cfg,
+        problem,
+        "; also, 3 environment variables are not set",
+        *(f"{name} at {cfg}:" for name in THREE_NAMES),
+    )
+    assert "everything else in the config is valid" not in err
+
+
+def test_problem_caused_by_an_unset_value_is_not_reported_twice(
+    cli: CliRunner, make_config: MakeConfig, tmp_path: Path
+) -> None:
+    # A dataset path or output directory that is a placeholder: only the variable is the
+    # problem (no "dataset file not found", no directory named after the reference).
+    text = THREE_UNSET.replace("path: data.jsonl", "path: ${env:EVALCLI_DATA}")
+    cfg = make_config(text.replace("dir: out", "dir: ${env:EVALCLI_OUT}/x"), QA_ROWS)
+    err = assert_usage_error(cli, cfg, "5 environment variables are not set", "EVALCLI_DATA at")
+    assert "not found" not in err and "; also," not in err
+    assert "everything else" not in err  # the dataset could not be checked
+    # Without output.dir, the default directory is named after `name:`, unset here too.
+    cfg = make_config(
+        THREE_UNSET.replace("    output:\n      dir: out\n", ""), QA_ROWS, name="n.yaml"
+    )
+    assert_usage_error(cli, cfg, "3 environment variables are not set")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.jsonl", "eval.yaml", "n.yaml"]
+
+
+def test_sample_configs_without_credentials_only_lack_env_vars(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`evalcli validate` on every sample config, with no variable set: either valid, or the
+    only problem is the unset variables (each one named)."""
+    configs = sorted((REPO / "configs").glob("*.yaml"))
+    uses = {cfg: set(ENV_REF.findall(cfg.read_text(encoding="utf-8"))) for cfg in configs}
+    for name in set().union(*uses.values()):
+        monkeypatch.delenv(name, raising=False)
+    assert len(configs) >= 9 and sum(bool(names) for names in uses.values()) >= 8
+    for cfg, names in uses.items():
+        code, _, err = run_cli(cli, "validate", str(cfg))
+        if not names:
+            assert code == 0, (cfg, err)
+            continue
+        assert code == 2, (cfg, err)
+        assert "not set" in err and "; also," not in err, err
+        assert "everything else in the config is valid" in err, err
+        for name in names:
+            assert f"{name} at {cfg}:" in err or f"variable {name} is not set" in err, err
+
+
+def test_secret_values_never_appear_in_unset_env_messages(
+    cli: CliRunner, make_config: MakeConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "sk-evalcli-test-secret-value"
+    monkeypatch.setenv("EVALCLI_TEST_KEY", secret)
+    cfg = make_config(THREE_UNSET.replace("f1_score: {}", "f1_scor: {}"), QA_ROWS)
+    err = assert_usage_error(cli, cfg, "2 environment variables are not set", "unknown evaluator")
+    assert "EVALCLI_TEST_KEY" not in err
+    for cmd in ("validate", "run"):
+        _, out, err = run_cli(cli, cmd, str(cfg))
+        assert secret not in out + err
+
+
+def test_run_with_unset_env_var_calls_nothing(
+    cli: CliRunner, make_config: MakeConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evalcli.testing.stub_server import StubServer
+
+    with StubServer(api_key="stub-key") as srv:
+        cfg = make_config(
+            f"""
+            dataset: {{path: data.jsonl}}
+            columns:
+              query: ${{data.truth}}
+              response: ${{data.answer}}
+              ground_truth: ${{data.truth}}
+            judge:
+              type: azure_openai
+              endpoint: {srv.url}
+              deployment: gpt-4o
+              api_key: ${{env:EVALCLI_TEST_KEY}}
+              max_retries: 0
+            evaluators: {{relevance: {{}}, f1_score: {{}}}}
+            output: {{dir: out}}
+            """,
+            QA_ROWS,
+        )
+        assert_usage_error(cli, cfg, "environment variable EVALCLI_TEST_KEY is not set")
+        assert srv.count() == 0
+        # The same config with the variable set is runnable: the refusal was the variable.
+        monkeypatch.setenv("EVALCLI_TEST_KEY", "stub-key")
+        code, _, err = run_cli(cli, "run", str(cfg), "-q", "--no-cache")
+        assert code == 0, err
+        assert srv.count() == len(QA_ROWS)

@@ -382,7 +382,7 @@ def test_rows_pair_by_id_in_any_order_and_unmatched_rows_are_counted(
     }
     f1 = metric(report, "f1_score.f1_score")
     assert f1["diff"] == 0 and f1["n"] == 8
-    assert "2 row(s) only in the baseline and 1 only in the candidate" in res.stderr
+    assert "2 rows only in the baseline and 1 only in the candidate" in res.stderr
     # By line, the candidate's nine lines meet the baseline's first nine.
     res = cli.invoke(app, ["compare", str(base), str(cand), "--id-column", "line", "-f", "json"])
     assert res.exit_code == 0

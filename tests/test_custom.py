@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -324,6 +325,104 @@ def test_code_bad_returns_and_exceptions_are_row_errors(
     json.loads((cfg.parent / "out" / "results.json").read_text())  # still strict JSON
 
 
+STUCK_PY = """
+    import threading
+    import time
+    from pathlib import Path
+
+    RELEASE = Path(__file__).with_name("release")
+
+
+    def check(response):
+        if response == "hang":
+            # Stuck (a lock, a socket that never answers) until the test lets it go.
+            deadline = time.monotonic() + 60
+            while not RELEASE.exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+        return len(response)
+
+
+    def forever(response):
+        if response == "hang":
+            threading.Event().wait()
+        return len(response)
+"""
+
+
+@pytest.fixture
+def release_stuck_calls(tmp_path: Path) -> Iterator[None]:
+    """Lets an abandoned call of the test's code return once the test is over."""
+    yield
+    (tmp_path / "release").touch()
+
+
+@pytest.mark.usefixtures("release_stuck_calls")
+def test_code_timeout_is_a_row_error_and_the_run_goes_on(
+    cli: CliRunner, make_config: MakeConfig, tmp_path: Path
+) -> None:
+    write(tmp_path / "stuck.py", STUCK_PY)
+    cfg = make_config(
+        """
+        dataset: {path: data.jsonl}
+        evaluators:
+          chk: {use: code, function: stuck.py:check, timeout_s: 0.5}
+        run: {max_error_rate: 1.0}
+        output: {dir: out}
+        """,
+        [{"response": r} for r in ("one", "hang", "three")],
+    )
+    res = run(cli, cfg)
+    assert res.exit_code == 0, res.stderr
+    data = results(cfg)
+    rows = data["rows"]
+    assert [r.get("outputs.chk.chk") for r in rows] == [3, None, 5]
+    assert rows[1]["outputs.chk.error_kind"] == "code-timeout"
+    assert rows[1]["outputs.chk.error"].startswith(
+        "stuck.py:check did not return within timeout_s=0.5 s; the call was abandoned"
+    )
+    assert data["errors"][0]["kind"] == "code-timeout"
+    assert data["metrics"]["chk.error_count"] == 1
+    # The limit is how long to wait, not a scoring parameter: comparing runs ignores it.
+    assert "timeout_s" not in data["run"]["evaluators"]["chk"]["params"]
+    assert "warning: 1 call of your Python code" in res.stderr
+
+
+def test_stuck_code_evaluator_does_not_keep_the_process_alive(
+    make_config: MakeConfig, tmp_path: Path
+) -> None:
+    # A separate process: the stuck thread can never end, so only exiting the process ends it.
+    write(tmp_path / "stuck.py", STUCK_PY)
+    cfg = make_config(
+        """
+        dataset: {path: data.jsonl}
+        evaluators:
+          chk: {use: code, function: stuck.py:forever, timeout_s: 1}
+        run: {max_error_rate: 0.5}
+        output: {dir: out}
+        """,
+        [{"response": r} for r in ("one", "hang", "three")],
+    )
+    started = time.monotonic()
+    proc = subprocess.run(
+        [EVALCLI, "run", str(cfg), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env={**os.environ, "NO_COLOR": "1"},
+        check=False,
+    )
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr  # 1 error in 3 is within max_error_rate
+    assert elapsed < 30, elapsed  # within seconds of the 1 s limit, not never
+    data = results(cfg)
+    assert data["status"] == "completed"
+    assert [(e["line"], e["evaluator"], e["kind"]) for e in data["errors"]] == [
+        (2, "chk", "code-timeout")
+    ]
+    assert [r.get("outputs.chk.chk") for r in data["rows"]] == [3, None, 5]
+    assert "1 call of your Python code" in proc.stderr and "1 still running" in proc.stderr
+
+
 def test_code_evaluator_over_conversations(
     cli: CliRunner, make_config: MakeConfig, tmp_path: Path
 ) -> None:
@@ -513,6 +612,138 @@ def test_prompt_evaluator_scores_through_the_stub(
     assert data["metrics"]["friendly.pass_rate"] == pytest.approx(2 / 3)
 
 
+def scripted_judge(answers: dict[str, dict[str, Any]]) -> Any:
+    """A responder giving each row's scripted answer, found by the row's text anywhere in the
+    messages (the Azure docs' rubric puts the reply to grade in its only, system, message)."""
+
+    def respond(req: StubRequest) -> Reply | None:
+        text = json.dumps(req.body)
+        for needle, answer in answers.items():
+            if needle in text:
+                return Reply(content=json.dumps(answer))
+        return None
+
+    return respond
+
+
+DOCS_ROWS = {
+    "Happy to help, and welcome aboard!": {"score": 5, "reason": "Warm and welcoming."},
+    "Figure it out yourself.": {"score": 1, "reason": "Dismissive."},
+    # The docs' file declares "explanation" while its examples answer "reason": both are read.
+    "Here is the form you asked for.": {"score": 3, "explanation": "Neutral but polite."},
+    # Nothing says 1-5 outside the rubric text, so a 7 is a score like any other.
+    "Sure thing!!!": {"score": 7, "reason": "Off the rubric's scale."},
+}
+
+
+def test_azure_docs_prompty_runs_as_is(
+    cli: CliRunner, make_config: MakeConfig, tmp_path: Path, stub: StubServer
+) -> None:
+    """The FriendlinessEvaluator file of the Azure AI Evaluation docs, unchanged: its
+    ``outputs: {score: {type: int}}`` is an open score and its ``response_format: {type:
+    json}`` reaches the API as json_object (the stub answers "json" with the API's 400)."""
+    shutil.copy(FIXTURES / "friendliness_azure_docs.prompty", tmp_path / "friendliness.prompty")
+    stub.add_responder(scripted_judge(DOCS_ROWS))
+    cfg = make_config(
+        with_judge(
+            """
+        dataset: {path: data.jsonl}
+        evaluators:
+          friendliness:
+            use: prompt
+            prompt: friendliness.prompty
+            threshold: 3
+        output: {dir: out}
+        gates:
+          - {metric: friendliness.pass_rate, min: 0.5}
+        """
+        ),
+        [{"response": text} for text in DOCS_ROWS],
+    )
+    res = cli.invoke(app, ["validate", str(cfg)])
+    assert res.exit_code == 0, res.stderr
+    warnings = [line for line in res.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1, res.stderr
+    assert f"{tmp_path / 'friendliness.prompty'}:19:" in warnings[0]  # outputs.score.type
+    for text in ("'int' without a range", "not range-checked", ">= 3", "params: {min: 1, max:"):
+        assert text in warnings[0], (text, warnings[0])
+
+    res = run(cli, cfg, "--no-cache")
+    assert res.exit_code == 0, res.stderr
+    assert res.stderr.count("warning: ") == 1
+    data = results(cfg)
+    rows = data["rows"]
+    assert [r["outputs.friendliness.friendliness"] for r in rows] == [5, 1, 3, 7]
+    assert [r["outputs.friendliness.friendliness_result"] for r in rows] == [
+        "pass",
+        "fail",
+        "pass",
+        "pass",
+    ]
+    assert [r["outputs.friendliness.friendliness_reason"] for r in rows] == [
+        "Warm and welcoming.",
+        "Dismissive.",
+        "Neutral but polite.",
+        "Off the rubric's scale.",
+    ]
+    assert rows[0]["outputs.friendliness.friendliness_threshold"] == 3.0
+    assert data["metrics"]["friendliness.pass_rate"] == pytest.approx(3 / 4)
+    assert data["metrics"]["friendliness.friendliness"] == pytest.approx(4.0)
+    params = data["run"]["evaluators"]["friendliness"]["params"]
+    assert params["output"] == {
+        "kind": "score",
+        "type": "integer",
+        "range": "open",
+        "direction": "higher",
+    }
+    assert params["response_format"] == {"type": "json_object"}
+    # What the judge received: the file's parameters with "json" made "json_object".
+    bodies = [r.body for r in stub.requests]
+    assert len(bodies) == 4 and all(r.status == 200 for r in stub.requests)
+    assert all(b["response_format"] == {"type": "json_object"} for b in bodies)
+    assert all(b["temperature"] == 0.1 for b in bodies)
+    assert all([m["role"] for m in b["messages"]] == ["system"] for b in bodies)
+
+
+def test_open_number_score_without_threshold_has_no_pass_fail(
+    cli: CliRunner, make_config: MakeConfig, tmp_path: Path, stub: StubServer
+) -> None:
+    text = (FIXTURES / "friendliness_azure_docs.prompty").read_text(encoding="utf-8")
+    (tmp_path / "f.prompty").write_text(text.replace("type: int", "type: number"), "utf-8")
+    answers = {
+        "calm": {"score": 4.5, "reason": "fractions are fine for a number"},
+        "terse": {"score": "2", "reason": "a numeric string counts"},
+        "odd": {"score": "two", "reason": "not a number"},
+    }
+    stub.add_responder(scripted_judge(answers))
+    cfg = make_config(
+        with_judge(
+            """
+        dataset: {path: data.jsonl}
+        evaluators:
+          tone:
+            use: prompt
+            prompt: f.prompty
+            params: {direction: lower}
+        output: {dir: out}
+        run: {max_error_rate: 0.5}
+        """
+        ),
+        [{"response": text} for text in answers],
+    )
+    res = run(cli, cfg, "--no-cache")
+    assert res.exit_code == 0, res.stderr
+    assert "(no pass/fail without a threshold)" in res.stderr
+    data = results(cfg)
+    rows = data["rows"]
+    assert [r.get("outputs.tone.tone") for r in rows] == [4.5, 2, None]
+    assert rows[2]["outputs.tone.error_kind"] == "judge-output-unparseable"
+    assert not any(k.endswith(("_result", "_threshold")) for r in rows for k in r)
+    assert data["metrics"]["tone.tone"] == pytest.approx(3.25)
+    assert "tone.pass_rate" not in data["metrics"]
+    assert data["run"]["evaluators"]["tone"]["params"]["output"]["direction"] == "lower"
+
+
 def test_sample_config_runs_against_the_stub(
     cli: CliRunner, stub: StubServer, tmp_path: Path
 ) -> None:
@@ -554,6 +785,12 @@ CODE_BAD_INPUT = [
     ("function: lib.py:score\nprompt: x.prompty", "prompt does not apply to code", ()),
     ("function: lib.py:score\ncolumns: {nope: ${data.a}}", "has no input 'nope'", ()),
     ("params: {}", "needs 'function'", ()),
+    ("function: lib.py:score\ntimeout_s: 0", "evaluators.mine.timeout_s: input should be", ()),
+    ("function: lib.py:score\ntimeout_s: -2", "greater than 0", ()),
+    ("function: lib.py:score\ntimeout_s: no", "must be a number of seconds, not a boolean", ()),
+    ("function: lib.py:score\ntimeout_s: soon", "evaluators.mine.timeout_s must be a number", ()),
+    ("function: lib.py:score\ntimeout: 5", "unknown key", ("did you mean 'timeout_s'?",)),
+    ("function: lib.py:score\nparams: {timeout_s: 5}", "has no parameter 'timeout_s'", ()),
 ]
 
 LIB_PY = """
@@ -604,18 +841,20 @@ def test_code_evaluator_bad_input(
     usage_error(cli, cfg, needle, f"{cfg}:", *more)
 
 
+@pytest.mark.parametrize("key", ["outputs: [x]", "timeout_s: 5"])
 def test_code_evaluator_keys_on_other_evaluators_are_refused(
-    cli: CliRunner, make_config: MakeConfig
+    cli: CliRunner, make_config: MakeConfig, key: str
 ) -> None:
     cfg = make_config(
-        """
-        dataset: {path: data.jsonl}
+        f"""
+        dataset: {{path: data.jsonl}}
         evaluators:
-          f1_score: {outputs: [x]}
+          f1_score: {{{key}}}
         """,
         [{"response": "a", "ground_truth": "a"}],
     )
-    usage_error(cli, cfg, "evaluators.f1_score.outputs applies only to code evaluators", f"{cfg}:3")
+    name = key.split(":")[0]
+    usage_error(cli, cfg, f"evaluators.f1_score.{name} applies only to code evaluators", f"{cfg}:3")
 
 
 def test_closed_outputs_make_validate_check_gates(
@@ -636,7 +875,13 @@ def test_closed_outputs_make_validate_check_gates(
 
 
 PROMPT_BAD_INPUT = [
-    ("friendliness.prompty", "", "declares no output spec", "hint: add params"),
+    # no output block and no numeric outputs.score: nothing says what the judge answers
+    ("friendliness_samples.prompty", "", "declares no output spec", "hint: add params"),
+    # friendliness.prompty declares outputs.score as int: an open score, checked like one
+    ("friendliness.prompty", "params: {direction: up}", "must be 'higher' or 'lower'", ""),
+    ("friendliness.prompty", "params: {details: [a]}", "applies to label outputs only", ""),
+    ("friendliness.prompty", "threshold: .inf", "must be a single finite number", ""),
+    ("badformat.prompty", "", "unknown response_format type 'xml'", "json_object"),
     ("friendliness.prompty", "params: {min: 1, max: 5, threshold: 3}", "params.threshold", ""),
     ("friendliness.prompty", "params: {min: 5, max: 1}", "must be greater than min", ""),
     ("friendliness.prompty", "params: {min: 1, max: 5}\nthreshold: 7", "between 1 and 5", ""),
@@ -662,7 +907,10 @@ def test_prompt_evaluator_bad_input(
 ) -> None:
     monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://example.invalid")
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", "x")
-    shutil.copy(FIXTURES / "friendliness.prompty", tmp_path / "friendliness.prompty")
+    for name in ("friendliness.prompty", "friendliness_samples.prompty"):
+        shutil.copy(FIXTURES / name, tmp_path / name)
+    docs = (FIXTURES / "friendliness_azure_docs.prompty").read_text(encoding="utf-8")
+    (tmp_path / "badformat.prompty").write_text(docs.replace('"json"', '"xml"'), "utf-8")
     write(tmp_path / "apology.prompty", LABEL_PROMPT)
     write(
         tmp_path / "undeclared.prompty",
@@ -695,8 +943,13 @@ def test_prompt_evaluator_bad_input(
     text = "dataset: {path: data.jsonl}\n" + "\n".join(lines) + "\noutput: {dir: out}\n"
     cfg = make_config(JUDGE.lstrip() + text, [{"response": "x"}])
     err = usage_error(cli, cfg, needle, *([more] if more else []))
-    file_problem = prompt in ("undeclared.prompty", "unused.prompty", "badfront.prompty")
-    assert (f"{tmp_path / prompt}:" if file_problem else f"{cfg}:") in err
+    file_problem = ("undeclared.prompty", "unused.prompty", "badfront.prompty")
+    if prompt in file_problem:
+        assert f"{tmp_path / prompt}:" in err
+    elif prompt == "badformat.prompty":
+        assert f"{tmp_path / prompt}:13: " in err  # model.parameters.response_format
+    else:
+        assert f"{cfg}:" in err
 
 
 def test_prompt_evaluator_needs_a_judge(

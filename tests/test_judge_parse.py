@@ -10,10 +10,12 @@ from evalcli.judge.parse import (
     OUT_OF_RANGE,
     UNPARSEABLE,
     LabelAnswer,
+    NumberAnswer,
     ParseFailure,
     ScoreAnswer,
     extract_json_object,
     parse_label,
+    parse_number,
     parse_score,
 )
 
@@ -203,6 +205,51 @@ def test_parse_score_range_is_inclusive(score: int, lo: int, hi: int) -> None:
 def test_parse_score_rejects_empty_range() -> None:
     with pytest.raises(ValueError, match="empty score range"):
         parse_score('{"score": 3}', lo=5, hi=1)
+
+
+# --- parse_number (scores without a declared range) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "integer", "score"),
+    [
+        ('{"score": 7, "reason": "r"}', True, 7),
+        ('{"score": -2, "reason": "r"}', True, -2),
+        ('{"score": 4.0, "reason": "r"}', True, 4),
+        ('{"score": "12", "reason": "r"}', True, 12),
+        ('{"score": 4.5, "reason": "r"}', False, 4.5),
+        ('{"score": 3.0, "reason": "r"}', False, 3),
+        ('{"score": " 0.25 ", "reason": "r"}', False, 0.25),
+        ('{"score": "1e2", "reason": "r"}', False, 100),
+    ],
+)
+def test_parse_number_takes_any_score_as_it_is(text: str, integer: bool, score: float) -> None:
+    parsed = parse_number(text, integer=integer)
+    assert isinstance(parsed, NumberAnswer) and (parsed.score, parsed.reason) == (score, "r")
+    assert type(parsed.score) is type(score)  # integral values stay ints in the results
+
+
+def test_parse_number_reads_explanation_as_the_reason() -> None:
+    parsed = parse_number('{"score": 1, "explanation": "curt"}', integer=True)
+    assert isinstance(parsed, NumberAnswer) and parsed.reason == "curt"
+
+
+@pytest.mark.parametrize(
+    ("text", "integer", "fragment"),
+    [
+        ('{"score": 3.5}', True, "must be an integer"),
+        ('{"score": true}', False, "not a boolean"),
+        ('{"score": "two"}', False, "not the text 'two'"),
+        ('{"score": 1e999}', False, "finite"),
+        ('{"score": [1]}', False, "must be a number"),
+        ('{"reason": "no score"}', False, "no 'score' key"),
+        ("no json at all", False, "no JSON object"),
+    ],
+)
+def test_parse_number_unparseable(text: str, integer: bool, fragment: str) -> None:
+    parsed = parse_number(text, integer=integer)
+    assert isinstance(parsed, ParseFailure) and parsed.kind == UNPARSEABLE
+    assert fragment in parsed.message and parsed.raw == text
 
 
 # --- parse_label --------------------------------------------------------------------------

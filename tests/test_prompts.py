@@ -10,6 +10,7 @@ import pytest
 
 from evalcli.prompts import (
     BuiltinPromptNotFoundError,
+    DeclaredScore,
     OutputSpec,
     OutputSpecError,
     PromptFile,
@@ -320,6 +321,94 @@ def test_prompty_sample_values_shape() -> None:
     assert '"warm"' in messages[0]["content"]
     with pytest.raises(PromptRenderError, match="tone_hint"):
         prompt.render({"response": "hi"})
+
+
+def test_prompty_azure_docs_shape() -> None:
+    """The shape of the FriendlinessEvaluator file in the Azure AI Evaluation docs."""
+    prompt = load_prompt(FIXTURES / "friendliness_azure_docs.prompty")
+    assert prompt.format == "prompty" and prompt.output is None
+    # promptflow's "json" is what the chat API calls "json_object"
+    assert prompt.model_parameters == {
+        "model": None,
+        "temperature": 0.1,
+        "response_format": {"type": "json_object"},
+    }
+    assert prompt.model_configuration["azure_endpoint"] == "${env:AZURE_OPENAI_ENDPOINT}"
+    assert set(prompt.declared_outputs) == {"score", "explanation"}
+    assert prompt.declared_score == DeclaredScore("integer", "int", 19)
+    assert lint(prompt) == []
+    messages = prompt.render({"response": "Glad to help!"})
+    assert [m["role"] for m in messages] == ["system"]  # the docs' body is one system section
+    assert messages[0]["content"].endswith("generated_query: Glad to help!\noutput:")
+
+
+def _with_format(value: str, evalcli: bool) -> str:
+    output = "output: {kind: score, min: 1, max: 5}\n" if evalcli else ""
+    return (
+        f"---\nname: t\n{output}model:\n  parameters:\n    response_format: {value}\n"
+        "inputs:\n  query: {type: string}\n---\nuser:\n{{ query }}\n"
+    )
+
+
+@pytest.mark.parametrize("evalcli", [False, True], ids=["prompty", "evalcli"])
+@pytest.mark.parametrize(
+    ("written", "sent"),
+    [
+        ('{ "type": "json" }', {"type": "json_object"}),
+        ("{type: json_object}", {"type": "json_object"}),
+        ("{type: text}", {"type": "text"}),
+        (
+            "{type: json_schema, json_schema: {name: v, schema: {type: object}}}",
+            {"type": "json_schema", "json_schema": {"name": "v", "schema": {"type": "object"}}},
+        ),
+        ("null", None),
+    ],
+)
+def test_response_format_reaches_the_api_in_its_terms(
+    tmp_path: Path, evalcli: bool, written: str, sent: dict[str, Any] | None
+) -> None:
+    prompt = load_text(tmp_path, _with_format(written, evalcli))
+    assert prompt.model_parameters.get("response_format") == sent
+    assert ("response_format" in prompt.model_parameters) == (sent is not None)
+
+
+@pytest.mark.parametrize("evalcli", [False, True], ids=["prompty", "evalcli"])
+@pytest.mark.parametrize(
+    ("written", "line", "fragment"),
+    [
+        ("{type: xml}", 5, "unknown response_format type 'xml'"),
+        ("\n      type: JSON", 6, "unknown response_format type 'JSON'"),
+        ("{json_schema: {name: v}}", 5, "'response_format' needs a type"),
+        ("json_object", 5, "must be a mapping like {type: json_object}"),
+    ],
+)
+def test_response_format_the_api_refuses_is_a_load_error(
+    tmp_path: Path, evalcli: bool, written: str, line: int, fragment: str
+) -> None:
+    error = load_error(tmp_path, _with_format(written, evalcli))
+    assert error.line == line + evalcli, error
+    assert fragment in error.message, error
+
+
+@pytest.mark.parametrize(
+    ("outputs", "expected"),
+    [
+        ("outputs:\n  score: {type: int}\n", DeclaredScore("integer", "int", 4)),
+        ("outputs:\n  score:\n    type: Integer\n", DeclaredScore("integer", "Integer", 5)),
+        ("outputs:\n  score: {type: number}\n", DeclaredScore("number", "number", 4)),
+        ("outputs:\n  score: {type: double}\n", DeclaredScore("number", "double", 4)),
+        ("outputs:\n  score: {type: float}\n", DeclaredScore("number", "float", 4)),
+        ("outputs:\n  score: {type: string}\n", None),
+        ("outputs:\n  rating: {type: int}\n", None),
+        ("outputs:\n  score: int\n", None),
+        ("", None),
+    ],
+)
+def test_declared_numeric_score(
+    tmp_path: Path, outputs: str, expected: DeclaredScore | None
+) -> None:
+    text = f"---\nname: t\n{outputs}inputs:\n  q: {{type: string}}\n---\nuser:\n{{{{ q }}}}\n"
+    assert load_text(tmp_path, text).declared_score == expected
 
 
 def test_prompty_output_comes_from_config() -> None:

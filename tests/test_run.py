@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from evalcli.cli import app
-from tests.conftest import BASIC_CONFIG, QA_ROWS, MakeConfig
+from tests.conftest import BASIC_CONFIG, QA_ROWS, MakeConfig, RunMode
 
 # Values computed with the reference SDK (azure-ai-evaluation 1.18.10 F1ScoreEvaluator).
 F1 = {1: 0.6666666666666665, 2: 1.0, 3: 0.6153846153846154, 4: 0.0}
@@ -122,16 +122,17 @@ BAD_ROWS = [
 
 
 def test_bad_values_are_row_errors_and_exit_3(
-    cli: CliRunner, make_config: MakeConfig, tmp_path: Path
+    run_mode: RunMode, make_config: MakeConfig, tmp_path: Path
 ) -> None:
-    cfg = make_config(BASIC_CONFIG, BAD_ROWS)
-    res = cli.invoke(app, ["run", str(cfg), "-q"])
+    cfg = make_config(BASIC_CONFIG, run_mode.rows(BAD_ROWS, QA_ROWS))
+    res = run_mode.invoke("run", str(cfg), "-q")
     assert res.exit_code == 3, res.stderr  # default max_error_rate 0
     assert "max_error_rate" in res.stderr
-    data = load_results(tmp_path / "out")
+    assert "internal error" not in res.stderr
+    data = run_mode.results(tmp_path / "out")
     assert data["status"] == "run_error"
     rows = {r["line"]: r for r in data["rows"]}
-    assert len(rows) == 7  # nothing dropped
+    assert len(rows) == len(run_mode.rows(BAD_ROWS, QA_ROWS))  # nothing dropped
     assert rows[5]["outputs.f1_score.error_kind"] == "bad-input"
     assert "null" in rows[5]["outputs.f1_score.error"]
     assert "outputs.f1_score.f1_score" not in rows[5]  # an error never carries a score
@@ -143,15 +144,69 @@ def test_bad_values_are_row_errors_and_exit_3(
     assert {"line", "evaluator", "kind", "message"} == set(errs[0])
     m = data["metrics"]
     assert m["f1_score.error_count"] == 3
-    # Means and pass rates are over the 4 scored rows only.
+    # Means and pass rates are over the scored rows only (copies of the 4 good rows).
     assert m["f1_score.f1_score"] == pytest.approx(sum(F1.values()) / 4)
     assert m["f1_score.pass_rate"] == pytest.approx(0.75)
 
 
-def test_max_error_rate_tolerates_errors(cli: CliRunner, make_config: MakeConfig) -> None:
-    cfg = make_config(BASIC_CONFIG + "    run: {max_error_rate: 0.5}\n", BAD_ROWS)
-    res = cli.invoke(app, ["run", str(cfg), "-q"])
+def test_max_error_rate_tolerates_errors(run_mode: RunMode, make_config: MakeConfig) -> None:
+    cfg = make_config(
+        BASIC_CONFIG + "    run: {max_error_rate: 0.5}\n", run_mode.rows(BAD_ROWS, QA_ROWS)
+    )
+    res = run_mode.invoke("run", str(cfg), "-q")
     assert res.exit_code == 0, res.stderr
+
+
+ODD_VALUES: list[tuple[Any, str | None]] = [
+    # (response value, expected error kind; None = scored as the reference scores text)
+    (None, "bad-input"),
+    (42, "bad-input"),
+    (3.5, "bad-input"),
+    (True, "bad-input"),
+    (["a", "list"], "bad-input"),
+    ({"an": "object"}, "bad-input"),
+    ("", None),
+    ("   \t ", None),
+    ("lone \ud800 surrogate", None),
+    ("\udfff", None),
+]
+
+
+def test_odd_values_through_every_nlp_metric(
+    run_mode: RunMode, make_config: MakeConfig, tmp_path: Path
+) -> None:
+    """Each value is scored or an explicit row error naming the input, on both paths."""
+    odd = [
+        {"id": 100 + i, "answer": value, "truth": "The cat sat on the mat."}
+        for i, (value, _kind) in enumerate(ODD_VALUES)
+    ]
+    cfg = make_config(
+        BASIC_CONFIG.replace("output:", "  gleu: {}\n      meteor: {}\n    output:")
+        + "    run: {max_error_rate: 1.0}\n",
+        run_mode.rows([*odd, *QA_ROWS], QA_ROWS),
+    )
+    res = run_mode.invoke("run", str(cfg), "-q")
+    assert res.exit_code == 0, res.stderr
+    data = run_mode.results(tmp_path / "out")
+    rows = {r["line"]: r for r in data["rows"]}
+    aliases = ("f1_score", "bleu", "rougeL", "gleu", "meteor")
+    for line, (value, kind) in enumerate(ODD_VALUES, start=1):
+        row = rows[line]
+        assert row["inputs.answer"] == value  # kept exactly, surrogates included
+        for alias in aliases:
+            if kind is None:
+                assert f"outputs.{alias}.error" not in row, (value, alias, row)
+            else:
+                assert row[f"outputs.{alias}.error_kind"] == kind
+                assert "'response'" in row[f"outputs.{alias}.error"]
+    assert {e["line"] for e in data["errors"]} == {
+        line for line, (_v, kind) in enumerate(ODD_VALUES, start=1) if kind is not None
+    }
+    assert rows[7]["outputs.f1_score.f1_score"] == 0.0  # empty text scores 0, as the reference
+    # Every output file is valid UTF-8, and JSON keeps the lone surrogate as an escape.
+    (tmp_path / "out" / "results.csv").read_bytes().decode("utf-8")
+    raw = (tmp_path / "out" / "results.json").read_bytes().decode("utf-8")
+    assert "\\ud800" in raw
 
 
 def test_limit_and_output_dir_override(

@@ -219,6 +219,28 @@ def test_multimodal_parts_and_response_format_are_accepted(srv: StubServer) -> N
     assert srv.requests[0].body["response_format"] == {"type": "json_object"}
 
 
+def test_unknown_response_format_type_is_the_apis_400(srv: StubServer) -> None:
+    schema = {"name": "verdict", "schema": {"type": "object"}}
+    with oai(srv) as client:
+        for accepted in ({"type": "text"}, {"type": "json_schema", "json_schema": schema}):
+            ask(client, "STUB_SCORE=3", response_format=accepted)
+        # "json" is what promptflow-era Prompty files say; the API refuses it on every call.
+        with pytest.raises(openai.BadRequestError) as err:
+            ask(client, "STUB_SCORE=3", response_format={"type": "json"})
+        with pytest.raises(openai.BadRequestError) as missing:
+            ask(client, "STUB_SCORE=3", response_format={"json_schema": schema})
+    assert err.value.status_code == 400
+    assert err.value.body == {
+        "code": "invalid_value",
+        "message": "Invalid value: 'json'. Supported values are: 'json_object', 'json_schema', "
+        "and 'text'.",
+        "type": "invalid_request_error",
+        "param": "response_format.type",
+    }
+    assert missing.value.code == "missing_required_parameter"
+    assert [r.status for r in srv.requests] == [200, 200, 400, 400]
+
+
 def test_default_judge_is_deterministic_and_label_directive_works(srv: StubServer) -> None:
     with oai(srv) as client:
         first = ask(client, "Is the sky green?").choices[0].message.content

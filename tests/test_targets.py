@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -342,6 +343,10 @@ def test_python_target_from_module_by_parameter_names(
         ("{type: python}", "missing required key 'target.function'"),
         ("{type: python, function: 'no_such_module_xyz:fn'}", "cannot import"),
         ("{type: python, function: 'missing.py:fn'}", "file not found"),
+        ("{type: python, function: 'x.py:f', timeout_s: 0}", "target.timeout_s: input should be"),
+        ("{type: python, function: 'x.py:f', timeout_s: yes}", "timeout_s must be a number of"),
+        ("{type: python, function: 'x.py:f', timeout_s: .nan}", "timeout_s must be a finite"),
+        ("{type: python, function: 'x.py:f', timeout: 5}", "did you mean 'timeout_s'?"),
         ("{type: http, url: 'http://x', outputs: {answer: 'choices..0'}}", "not a valid path"),
         (
             "{type: http, url: 'http://x', outputs: {answer: output}, body: {q: '${data.nope}'}}",
@@ -409,3 +414,112 @@ def test_subprocess_end_to_end_with_target(
     assert proc.returncode in (0, 1), proc.stderr
     assert "target http" in proc.stdout and "relevance" in proc.stdout
     assert len(results(tmp_path)["rows"]) == 5
+
+
+# -- time limits of Python targets (timeout_s) -----------------------------------------------
+
+SLOW_APP = """
+import time
+from pathlib import Path
+
+RELEASE = Path(__file__).with_name("release")
+
+
+def answer(prompt):
+    if prompt == "hang":
+        # Stuck (as on a lock or a socket that never answers) until the test lets it go.
+        deadline = time.monotonic() + 60
+        while not RELEASE.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return "late"
+    if prompt == "exit":
+        raise SystemExit(4)
+    time.sleep(0.2)
+    return {"answer": prompt}
+"""
+
+
+@pytest.fixture
+def release_stuck_calls(tmp_path: Path) -> Iterator[None]:
+    """Lets an abandoned call of the test's app return once the test is over."""
+    yield
+    (tmp_path / "release").touch()
+
+
+@pytest.mark.usefixtures("release_stuck_calls")
+def test_python_target_timeout_is_a_row_error_counted_from_the_call_start(
+    cli: CliRunner, make_config: MakeConfig, tmp_path: Path
+) -> None:
+    (tmp_path / "slow_app.py").write_text(SLOW_APP)
+    text = "\n".join(
+        [
+            "dataset: {path: data.jsonl}",
+            # One call at a time: the rows after "hang" wait about 1.4 s in the queue, which
+            # must not count towards their own 1 s.
+            "target: {type: python, function: slow_app.py:answer, concurrency: 1, timeout_s: 1}",
+            "columns: {response: ${target.answer}, ground_truth: ${data.prompt}}",
+            "evaluators: {f1_score: {}}",
+            "run: {max_error_rate: 1.0}",
+            "output: {dir: out}",
+        ]
+    )
+    prompts = ["alpha", "beta", "hang", "gamma", "exit", "delta"]
+    cfg = make_config(text, [{"prompt": p} for p in prompts])
+    started = time.monotonic()
+    res = cli.invoke(app, ["run", str(cfg), "-q"])
+    assert time.monotonic() - started < 20  # the stuck call would hold the row for 60 s
+    assert res.exit_code == 0, res.stderr
+    rows = {r["inputs.prompt"]: r for r in results(tmp_path)["rows"]}
+    for p in ("alpha", "beta", "gamma", "delta"):
+        assert rows[p]["outputs.answer"] == p and rows[p]["outputs.f1_score.f1_score"] == 1.0
+    hang = rows["hang"]
+    assert hang["outputs.target.error_kind"] == "target-timeout"
+    assert "did not return within timeout_s=1 s" in hang["outputs.target.error"]
+    assert hang["outputs.f1_score.error_kind"] == "target-error"
+    # SystemExit raised by the app is that row's failure, not a stuck run.
+    assert rows["exit"]["outputs.target.error_kind"] == "target-exception"
+    assert rows["exit"]["outputs.target.error"] == "SystemExit: 4"
+    errors = [(e["line"], e["evaluator"], e["kind"]) for e in results(tmp_path)["errors"]]
+    assert (3, "target", "target-timeout") in errors
+    assert "warning: 1 call of your Python code" in res.stderr and "abandoned" in res.stderr
+
+
+def test_stuck_python_target_does_not_keep_the_process_alive(
+    make_config: MakeConfig, tmp_path: Path
+) -> None:
+    # A separate process: the stuck thread can never end, so only exiting the process ends it.
+    (tmp_path / "stuck_app.py").write_text(
+        "import time\n\n\ndef answer(prompt):\n"
+        "    if prompt == 'hang':\n        time.sleep(3600)\n    return prompt\n"
+    )
+    cfg = make_config(
+        "dataset: {path: data.jsonl}\n"
+        "target: {type: python, function: stuck_app.py:answer, timeout_s: 1}\n"
+        "columns: {response: ${target.response}, ground_truth: ${data.prompt}}\n"
+        "evaluators: {f1_score: {}}\n"
+        "output: {dir: out}\n",
+        [{"prompt": "ok"}, {"prompt": "hang"}, {"prompt": "fine"}],
+    )
+    exe = shutil.which("evalcli") or str(Path(sys.executable).parent / "evalcli")
+    started = time.monotonic()
+    proc = subprocess.run(
+        [exe, "run", str(cfg), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env={**os.environ, "NO_COLOR": "1"},
+        check=False,
+    )
+    elapsed = time.monotonic() - started
+    # Row errors above run.max_error_rate (0 by default): exit 3, results written, and the
+    # process gone within seconds of the 1 s limit.
+    assert proc.returncode == 3, proc.stderr
+    assert elapsed < 30, elapsed
+    data = results(tmp_path)
+    assert data["status"] == "run_error"
+    assert [(e["line"], e["kind"]) for e in data["errors"]] == [
+        (2, "target-timeout"),
+        (2, "target-error"),
+    ]
+    assert [r.get("outputs.response") for r in data["rows"]] == ["ok", None, "fine"]
+    assert "1 call of your Python code" in proc.stderr and "1 still running" in proc.stderr

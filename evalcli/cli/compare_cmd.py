@@ -182,7 +182,10 @@ def compare_command(
         sys.stdout.flush()
         failed = fail_on_regression and report.has_regression
         if failed:
+            from evalcli.reporters.terminal import plural
+
             eprint(
-                f"error: {len(report.regressions)} regression(s): " + ", ".join(report.regressions)
+                f"error: {plural(len(report.regressions), 'regression')}: "
+                + ", ".join(report.regressions)
             )
         raise typer.Exit(1 if failed else 0)

@@ -95,12 +95,18 @@ class _EnvOrPlaceholder(Mapping[str, str]):
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
+    from evalcli.reporters.terminal import print_fitted, stdout_console
+
     table = Table(title="evaluators", title_justify="left")
-    for col in ("name", "family", "inputs", "outputs", "threshold", "description", "source"):
-        table.add_column(col)
+    table.add_column("name")
+    table.add_column("family")
+    table.add_column("inputs")
+    table.add_column("outputs")
+    table.add_column("threshold", justify="right")
+    table.add_column("description")
+    table.add_column("source")
     for r in rows:
         thr = r["default_threshold"]
         outputs = ", ".join(r["outputs"])
@@ -115,4 +121,4 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
             r["description"],
             r["source"] + (f" {r['version']}" if r["version"] else ""),
         )
-    Console(highlight=False).print(table)
+    print_fitted(stdout_console(), table, names=("name", "family"))

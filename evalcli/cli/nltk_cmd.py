@@ -30,10 +30,10 @@ TargetOption = Annotated[
 @app.command()
 def status() -> None:
     """Show where nltk finds each resource; exit 0 if all are usable, 2 otherwise."""
-    from rich.console import Console
     from rich.table import Table
 
     from evalcli import nltk_data
+    from evalcli.reporters.terminal import print_fitted, stdout_console
 
     statuses = nltk_data.status()
     import nltk.data
@@ -52,7 +52,7 @@ def status() -> None:
         if s.ok and s.refused:  # usable, but nltk warns about these on every lookup
             detail = f"{detail} (refused: {', '.join(s.refused)})"
         table.add_row(s.name, s.lookup, verdict, detail or "")
-    Console().print(table)
+    print_fitted(stdout_console(), table, names=("resource", "nltk lookup"))
     missing: list[str] = [
         nltk_data.MissingResource(s.name, s.problem or "", s.refused) for s in statuses if not s.ok
     ]

@@ -10,6 +10,7 @@ import typer
 from evalcli.cli.boundary import eprint, error_boundary
 from evalcli.errors import ConfigError
 from evalcli.plan import RunPlan
+from evalcli.reporters.terminal import plural
 
 
 def run_command(
@@ -65,6 +66,8 @@ def run_command(
             sys.stdout.flush()
         else:
             print_summary(result)
+        for warning in result.warnings:
+            eprint(f"warning: {warning}")
         if result.message:
             eprint(("error: " if result.exit_code >= 2 else "") + result.message)
         eprint(f"results: {plan.output_dir / 'results.json'}, {plan.output_dir / 'results.csv'}")
@@ -81,8 +84,9 @@ def validate_command(config: Path, *, debug: bool) -> None:
             eprint(f"warning: {warning}")
         aliases = ", ".join(b.alias for b in plan.evaluators)
         print(
-            f"ok: {config}: {plan.scan.rows} rows, {len(plan.evaluators)} evaluators "
-            f"({aliases}), {len(plan.loaded.config.gates)} gates; "
+            f"ok: {config}: {plural(plan.scan.rows, 'row')}, "
+            f"{plural(len(plan.evaluators), 'evaluator')} ({aliases}), "
+            f"{plural(len(plan.loaded.config.gates), 'gate')}; "
             f"output to {plan.output_dir}"
         )
 
@@ -99,12 +103,13 @@ def cache_command(action: str, path: Path) -> None:
         try:
             if action == "clear":
                 n = cache.clear()
-                print(f"cleared {n} cached answer{'s' if n != 1 else ''} from {path}")
+                print(f"cleared {plural(n, 'cached answer')} from {path}")
                 return
             info = cache.info()
             kinds = ", ".join(f"{k} {v}" for k, v in sorted(info["by_kind"].items())) or "empty"
             print(
-                f"{info['path']}: {info['entries']} answers ({kinds}), {info['bytes'] / 1e6:.1f} MB"
+                f"{info['path']}: {plural(info['entries'], 'answer')} ({kinds}), "
+                f"{info['bytes'] / 1e6:.1f} MB"
             )
         finally:
             cache.close()
@@ -126,11 +131,12 @@ def estimate_command(plan: RunPlan, fmt: str, target_tokens: int) -> None:
     if fmt == "json":
         print(json.dumps(report, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
+    from evalcli.reporters.terminal import print_fitted, stdout_console
+
     table = Table(
-        title=f"estimate · {plan.name} · {report['rows']} rows (nothing was called)",
+        title=f"estimate · {plan.name} · {plural(report['rows'], 'row')} (nothing was called)",
         title_justify="left",
     )
     for col in (
@@ -163,6 +169,6 @@ def estimate_command(plan: RunPlan, fmt: str, target_tokens: int) -> None:
         f"{t['completion_tokens_max']:,}",
         "—" if t["cost_max"] is None else f"{t['cost_max']:.4f}",
     )
-    Console(highlight=False).print(table)
+    print_fitted(stdout_console(), table)
     for note in report["notes"]:
         eprint(f"note: {note}")

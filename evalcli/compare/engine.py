@@ -22,6 +22,7 @@ from evalcli.compare.model import (
     rule_text,
 )
 from evalcli.compare.stats import Interval, mcnemar_exact_p, paired_bootstrap
+from evalcli.reporters.terminal import plural
 
 Row = dict[str, Any]
 _TOLERANCE = 1e-9
@@ -116,8 +117,8 @@ def compare_runs(baseline: Path, candidate: Path, options: CompareOptions | None
     unmatched_c = len(cand_ids) - len(paired)
     if unmatched_b or unmatched_c:
         warnings.append(
-            f"{unmatched_b} row(s) only in the baseline and {unmatched_c} only in the candidate "
-            f"(matched by {column}) are left out"
+            f"{plural(unmatched_b, 'row')} only in the baseline and {unmatched_c} only in the "
+            f"candidate (matched by {column}) are left out"
         )
     if not paired:
         raise CompareError(
@@ -202,7 +203,10 @@ def compare_variants(
             hint="name dataset columns: --pair-by pair_id --variant-column variant",
         )
     if loose:
-        warnings.append(f"{loose} row(s) without {pair_col} or {variant_col} are left out")
+        warnings.append(
+            f"{plural(loose, 'row')} without {pair_col} or {variant_col} "
+            f"{'is' if loose == 1 else 'are'} left out"
+        )
     variants = sorted({v for members in groups.values() for v in members})
     if baseline_variant is None:
         if len(variants) < 2:
@@ -234,8 +238,9 @@ def compare_variants(
         only_c = sum(1 for m in groups.values() if variant in m and baseline_variant not in m)
         if only_b or only_c:
             warnings.append(
-                f"{variant!r} vs {baseline_variant!r}: {only_b + only_c} pair(s) lacking one "
-                "of the two variants are left out"
+                f"{variant!r} vs {baseline_variant!r}: {plural(only_b + only_c, 'pair')} "
+                f"lacking one of the two variants {'is' if only_b + only_c == 1 else 'are'} "
+                "left out"
             )
         if not both:
             warnings.append(f"no pair has both {baseline_variant!r} and {variant!r}")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from evalcli.compare.metrics import BINARY_KINDS
 from evalcli.compare.model import Comparison, MetricComparison, Report
+from evalcli.reporters.terminal import plural
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -33,7 +34,7 @@ def to_markdown(report: Report) -> str:
         out.append("|" + "|".join(_align(h) for h in headers) + "|")
         for m in comp.metrics:
             cells = [f"`{m.metric}`", *_cells(m)]
-            if "whole runs" in headers:
+            if len(headers) > len(_HEADERS):  # "whole runs" (two runs) or "all rows"
                 cells.append(_overall(m))
             if m.verdict in ("worse", "better"):
                 cells[7] = f"**{cells[7]}**"
@@ -45,10 +46,11 @@ def to_markdown(report: Report) -> str:
 
 def print_table(report: Report, console: Console | None = None) -> None:
     """The Rich table(s) on stdout."""
-    from rich.console import Console
     from rich.table import Table
 
-    con = console or Console(highlight=False)
+    from evalcli.reporters.terminal import print_fitted, stdout_console
+
+    con = console or stdout_console()
     for comp in report.comparisons:
         headers = _headers(report, comp)
         table = Table(
@@ -58,20 +60,16 @@ def print_table(report: Report, console: Console | None = None) -> None:
             caption_justify="left",
         )
         for h in headers:
-            table.add_column(
-                h,
-                justify="right" if _align(h).endswith(":") else "left",
-                no_wrap=h == "metric",
-            )
+            table.add_column(h, justify="right" if _align(h).endswith(":") else "left")
         for m in comp.metrics:
             cells = [m.metric, *_cells(m)]
-            if "whole runs" in headers:
+            if len(headers) > len(_HEADERS):  # "whole runs" (two runs) or "all rows"
                 cells.append(_overall(m))
             style = _STYLE.get(m.verdict)
             if style:
                 cells[7] = f"[{style}]{cells[7]}[/{style}]"
             table.add_row(*(_escape(c, i == 7 and style is not None) for i, c in enumerate(cells)))
-        con.print(table)
+        print_fitted(con, table, names=("metric",), numbers=(headers[4], *headers[8:]))
     con.print(_conclusion(report, markdown=False), markup=False)
 
 
@@ -90,15 +88,15 @@ def _align(header: str) -> str:
 def _summary(report: Report, comp: Comparison) -> str:
     p, s = comp.pairing, report.settings
     if report.mode == "runs":
-        text = f"{p.paired} rows paired by {p.by}"
+        text = f"{plural(p.paired, 'row')} paired by {p.by}"
     else:
-        text = f"{p.paired} pairs (rows grouped by {p.by})"
+        text = f"{plural(p.paired, 'pair')} (rows grouped by {p.by})"
     if p.unmatched_baseline or p.unmatched_candidate:
         text += (
             f" ({p.unmatched_baseline} only in {comp.baseline}, "
             f"{p.unmatched_candidate} only in {comp.candidate}, left out)"
         )
-    text += f" · paired bootstrap, {s.resamples} resamples, seed {s.seed}"
+    text += f" · paired bootstrap, {plural(s.resamples, 'resample')}, seed {s.seed}"
     if s.min_effect:
         text += f" · min effect {s.min_effect:g}"
     return text

@@ -42,13 +42,20 @@ class BuildContext:
         alias: Alias of the evaluator being built.
         judge_for: Returns the judge settings for an evaluator (its override or the run's).
         services: Shared services created lazily (judge clients, safety backends), by name.
+        warnings: Where :meth:`warn` collects messages; the plan passes one list to every
+            evaluator's context, and ``validate`` / ``run`` print them.
     """
 
     loaded: LoadedConfig
     alias: str
     judge_for: Callable[[str], JudgeConfig | None] = lambda alias: None
     services: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def where(self, *loc: str | int, key: bool = False) -> str:
         """``file:line:col`` of a key inside this evaluator's spec."""
         return self.loaded.where("evaluators", self.alias, *loc, key=key)
+
+    def warn(self, message: str) -> None:
+        """Report something that works but deserves the user's attention (never fatal)."""
+        self.warnings.append(message)

@@ -44,12 +44,17 @@ Keys named in a ``threshold`` mapping must be declared outputs of a closed evalu
 ``run.concurrency`` rows at once, sharing one function or one instance: the code must be
 thread-safe. Threads suit code that waits (services, files, models behind an API) and need no
 pickling or forking of user objects; pure-Python CPU-heavy scoring is limited by the GIL —
-write a plugin evaluator with ``execution = "cpu"`` for that.
+write a plugin evaluator with ``execution = "cpu"`` for that. Code evaluators never run in
+the forked process pool. Each call runs on a daemon thread
+(:class:`evalcli.usercode.TimedCaller`): the runner's thread waits at most ``timeout_s``
+(default 60) from the moment the call starts, then gives up on it.
 
 **Failures.** An exception raised by the code is a row error of kind ``evaluator-exception``
 with its message; a value that is not a valid result (None, text, a list, NaN or infinity, a
 dict with non-text keys or non-JSON values, an undeclared key) is a row error of kind
-``evaluator-bad-output``. Raising :class:`evalcli.RowError` sets your own kind.
+``evaluator-bad-output``. Raising :class:`evalcli.RowError` sets your own kind. A call past
+``timeout_s`` is a row error of kind ``code-timeout``; its thread is abandoned (Python cannot
+stop it) and the run goes on.
 """
 
 from __future__ import annotations
@@ -60,7 +65,7 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
-from evalcli.config import EvaluatorConfig
+from evalcli.config import USER_CODE_TIMEOUT_S, EvaluatorConfig
 from evalcli.errors import RemoteError, RowError
 from evalcli.evaluators.base import Evaluator, EvaluatorInfo, Family, OutputField, Outputs
 from evalcli.evaluators.context import BuildContext, EvalContext
@@ -71,9 +76,11 @@ from evalcli.evaluators.custom_load import (
     CodeParts,
     load_code,
 )
+from evalcli.usercode import CallTimeoutError, TimedCaller
 
 BAD_OUTPUT = "evaluator-bad-output"
 EXCEPTION = "evaluator-exception"
+TIMEOUT = "code-timeout"
 
 
 class CodeEvaluator(Evaluator):
@@ -83,7 +90,13 @@ class CodeEvaluator(Evaluator):
     #: Whatever the user's code does, evalcli makes no remote call for it (``run --estimate``).
     remote_calls = False
 
-    def __init__(self, alias: str, parts: CodeParts, function: str):
+    def __init__(
+        self,
+        alias: str,
+        parts: CodeParts,
+        function: str,
+        timeout_s: float = USER_CODE_TIMEOUT_S,
+    ):
         plan = parts.outputs
         fields = tuple(f for key in plan.keys for f in plan.fields(key, alias))
         super().__init__(alias, "code", parts.inputs, fields)
@@ -92,6 +105,7 @@ class CodeEvaluator(Evaluator):
         self._declared = frozenset(plan.keys)
         self._function = function
         self._params = parts.params
+        self._caller = TimedCaller(f"code-{alias}", timeout_s)
         #: Read by the aggregator, the CSV writer and the gate check: keys may appear at run time.
         self.open_outputs = not plan.closed
 
@@ -99,10 +113,14 @@ class CodeEvaluator(Evaluator):
 
     def evaluate(self, inputs: dict[str, Any], ctx: EvalContext) -> Outputs:
         try:
-            value = self._call(**inputs)
+            value = self._caller.call(self._call, inputs)
         except (RowError, RemoteError):
             raise
-        except (Exception, SystemExit) as exc:  # user code: isolate any failure to this row
+        except CallTimeoutError as exc:
+            raise RowError(TIMEOUT, f"{self._function} {exc}") from None
+        except BaseException as exc:  # user code: isolate any failure to this row
+            # Even SystemExit or KeyboardInterrupt: they were raised on a worker thread, so
+            # neither is the user stopping evalcli (signals reach the main thread).
             text = str(exc)
             raise RowError(
                 EXCEPTION, f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -219,7 +237,8 @@ def _dict_value(key: str, value: Any) -> Any:
 
 def build_code(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> CodeEvaluator:
     """Factory of ``use: code``."""
-    return CodeEvaluator(alias, load_code(alias, spec, ctx), spec.function or "")
+    timeout_s = USER_CODE_TIMEOUT_S if spec.timeout_s is None else spec.timeout_s
+    return CodeEvaluator(alias, load_code(alias, spec, ctx), spec.function or "", timeout_s)
 
 
 def describe_code(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> dict[str, Any]:

@@ -14,14 +14,22 @@ file and line.
 file's, else the middle of the scale (3 on 1-5). The judge is the run's, or the evaluator's own
 ``judge:``.
 
+**Open scores.** A Prompty file whose ``outputs`` declare ``score`` as a number (``type: int``,
+as in the Azure AI Evaluation docs) runs without ``min``/``max``: the judge's number is taken
+as it is, not range-checked, and a row passes when it is at or above (``direction: lower``: at
+or below) the evaluator's ``threshold``; without a threshold rows get a score and no pass/fail.
+``validate`` and ``run`` warn once per evaluator that the range is unchecked.
+
 **Row keys** use the alias ``K``, like the built-in judge evaluators: scores give ``K``,
-``K_result``, ``K_threshold``, ``K_reason``; labels give ``K_label``, ``K_reason`` and, when
-details are declared, ``K_details``. Both add ``K_prompt_tokens``, ``K_completion_tokens`` and
-``K_prompt_sha256``.
+``K_result``, ``K_threshold``, ``K_reason`` (open scores without a threshold: ``K`` and
+``K_reason``); labels give ``K_label``, ``K_reason`` and, when details are declared,
+``K_details``. All add ``K_prompt_tokens``, ``K_completion_tokens`` and ``K_prompt_sha256``.
+``K_reason`` is the answer's ``reason``, else its ``explanation``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -38,8 +46,8 @@ from evalcli.evaluators.judged import (
     token_fields,
 )
 from evalcli.evaluators.quality import JudgeScoreEvaluator, check_threshold, score_fields
-from evalcli.judge.parse import ParseFailure, parse_label
-from evalcli.prompts import OutputSpec, OutputSpecError, PromptFile
+from evalcli.judge.parse import ParseFailure, parse_label, parse_number
+from evalcli.prompts import DeclaredScore, OutputSpec, OutputSpecError, PromptFile
 
 #: ``params`` of a prompt evaluator: the keys of an ``output`` block, except the threshold
 #: (which sits beside ``use`` like every evaluator's).
@@ -47,16 +55,43 @@ SPEC_PARAMS = ("kind", "min", "max", "direction", "details")
 
 
 @dataclass(frozen=True)
+class OpenScore:
+    """A numeric ``score`` declared by a Prompty file, with no range in the file or config.
+
+    Attributes:
+        declared: The file's declaration (type and line).
+        direction: ``higher`` or ``lower`` is better (``params.direction``).
+    """
+
+    declared: DeclaredScore
+    direction: Literal["higher", "lower"] = "higher"
+
+    def as_mapping(self) -> dict[str, Any]:
+        """The spec as recorded with the run."""
+        return {
+            "kind": "score",
+            "type": self.declared.type,
+            "range": "open",
+            "direction": self.direction,
+        }
+
+
+@dataclass(frozen=True)
 class PromptParts:
     """A loaded rubric and what the evaluator makes of it (shared by build and listing)."""
 
     prompt: PromptFile
-    output: OutputSpec
+    output: OutputSpec | OpenScore
     threshold: float | None
     inputs: tuple[InputSpec, ...]
 
     def fields(self, alias: str) -> tuple[OutputField, ...]:
         """Declared outputs."""
+        if isinstance(self.output, OpenScore):
+            scored = score_fields(alias, self.output.direction == "higher")
+            if self.threshold is None:  # nothing to pass or fail against
+                return tuple(f for f in scored if f.role not in (Role.RESULT, Role.THRESHOLD))
+            return scored
         if self.output.kind == "score":
             return score_fields(alias, self.output.direction == "higher")
         metric: Literal["passing_rate", "defect_rate"] = (
@@ -78,6 +113,9 @@ class PromptParts:
 
 def load_prompt_parts(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> PromptParts:
     """Load and lint the rubric and settle its output spec and threshold.
+
+    A Prompty file that declares a numeric ``score`` and gets no range from the config
+    gives an :class:`OpenScore`, and a warning through ``ctx.warn``.
 
     Raises:
         ConfigError: (exit 2) no ``prompt``, an unknown ``params`` key, no output spec in the
@@ -105,6 +143,74 @@ def load_prompt_parts(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> P
                 where=ctx.where("params", key, key=True),
                 hint=hint,
             )
+    declared = prompt.declared_score
+    output: OutputSpec | OpenScore
+    if prompt.output is None and declared is not None and not _gives_range(spec.params):
+        output, threshold = _open_score(alias, spec, ctx, prompt, declared)
+    else:
+        output, threshold = _output_spec(alias, spec, ctx, prompt, path)
+    inputs = tuple(
+        InputSpec(name, required=decl.required, kind="any") for name, decl in prompt.inputs.items()
+    )
+    if not inputs:
+        raise ConfigError(
+            f"the prompt file {path} declares no inputs, so it would judge the same text for "
+            "every row",
+            where=ctx.where("prompt"),
+            hint="declare the row values it reads under 'inputs' and use them as {{ name }}",
+        )
+    return PromptParts(prompt, output, threshold, inputs)
+
+
+def _gives_range(params: dict[str, Any]) -> bool:
+    """Whether ``params`` ask for more than an open score (a range, or a label)."""
+    return "min" in params or "max" in params or params.get("kind", "score") != "score"
+
+
+def _open_score(
+    alias: str,
+    spec: EvaluatorConfig,
+    ctx: BuildContext,
+    prompt: PromptFile,
+    declared: DeclaredScore,
+) -> tuple[OpenScore, float | None]:
+    """The open score of a Prompty file, its threshold (if any), and the warning about it."""
+    direction = spec.params.get("direction", "higher")
+    if direction not in ("higher", "lower"):
+        raise ConfigError(
+            f"evaluators.{alias}: output direction must be 'higher' or 'lower', not {direction!r}",
+            where=ctx.where("params", "direction"),
+        )
+    if "details" in spec.params:
+        raise ConfigError(
+            f"evaluators.{alias}: 'details' applies to label outputs only",
+            where=ctx.where("params", "details"),
+        )
+    threshold: float | None = None
+    if spec.threshold is not None:
+        # There is no scale to check it against; it only has to be a usable number.
+        if isinstance(spec.threshold, dict) or not math.isfinite(spec.threshold):
+            raise ConfigError(
+                f"evaluators.{alias}.threshold must be a single finite number",
+                where=ctx.where("threshold"),
+            )
+        threshold = float(spec.threshold)
+    if threshold is None:
+        verdict = "no pass/fail without a threshold"
+    else:
+        verdict = f"a row passes at {'>=' if direction == 'higher' else '<='} {threshold:g}"
+    ctx.warn(
+        f"{prompt.path}:{declared.line}: evaluators.{alias}: 'score' is declared "
+        f"{declared.declared!r} without a range, so judge scores are not range-checked "
+        f"({verdict}); declare the range with params: {{min: 1, max: 5}} (your rubric's scale)"
+    )
+    return OpenScore(declared, direction), threshold
+
+
+def _output_spec(
+    alias: str, spec: EvaluatorConfig, ctx: BuildContext, prompt: PromptFile, path: Path
+) -> tuple[OutputSpec, float | None]:
+    """The file's output spec merged with ``params``, and the threshold on its scale."""
     if prompt.output is None and not spec.params:
         raise ConfigError(
             f"the prompt file {path} declares no output spec, and evaluators.{alias} gives none",
@@ -135,17 +241,7 @@ def load_prompt_parts(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> P
         if raw is None:
             raw = (output.min + output.max) / 2  # 3 on the usual 1-5 scale
         threshold = check_threshold(raw, output.min, output.max, ctx)
-    inputs = tuple(
-        InputSpec(name, required=decl.required, kind="any") for name, decl in prompt.inputs.items()
-    )
-    if not inputs:
-        raise ConfigError(
-            f"the prompt file {path} declares no inputs, so it would judge the same text for "
-            "every row",
-            where=ctx.where("prompt"),
-            hint="declare the row values it reads under 'inputs' and use them as {{ name }}",
-        )
-    return PromptParts(prompt, output, threshold, inputs)
+    return output, threshold
 
 
 class PromptScoreEvaluator(JudgeScoreEvaluator):
@@ -181,6 +277,37 @@ class PromptLabelEvaluator(JudgedEvaluator):
         return {"output": self.output_spec.as_mapping(), **super().describe_params()}
 
 
+class PromptOpenScoreEvaluator(JudgedEvaluator):
+    """A number from the user's rubric with no declared range (see :class:`OpenScore`)."""
+
+    def __init__(self, *args: Any, output: OpenScore, threshold: float | None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.output_spec = output
+        self.threshold = threshold
+
+    def evaluate(self, inputs: dict[str, Any], ctx: EvalContext) -> Outputs:
+        reply = self.ask(inputs, ctx)
+        parsed = parse_number(reply.text, integer=self.output_spec.declared.type == "integer")
+        if isinstance(parsed, ParseFailure):
+            raise self.unscored(parsed.kind, parsed.message, reply)
+        k = self.key
+        out: Outputs = {k: parsed.score}
+        if self.threshold is not None:
+            higher = self.output_spec.direction == "higher"
+            passed = parsed.score >= self.threshold if higher else parsed.score <= self.threshold
+            out[f"{k}_result"] = "pass" if passed else "fail"
+            out[f"{k}_threshold"] = self.threshold
+        out[f"{k}_reason"] = parsed.reason
+        return {**out, **self.usage(reply), f"{k}_prompt_sha256": self.prompt_sha256}
+
+    def describe_params(self) -> dict[str, Any]:
+        return {
+            "output": self.output_spec.as_mapping(),
+            "threshold": self.threshold,
+            **super().describe_params(),
+        }
+
+
 def build_prompt(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> Evaluator:
     """Factory of ``use: prompt``."""
     parts = load_prompt_parts(alias, spec, ctx)
@@ -188,6 +315,8 @@ def build_prompt(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> Evalua
     params = sampling_params(parts.prompt, cfg)
     out = parts.output
     common = (alias, "prompt", alias, parts.inputs, parts.fields(alias), parts.prompt, client)
+    if isinstance(out, OpenScore):
+        return PromptOpenScoreEvaluator(*common, params, output=out, threshold=parts.threshold)
     if out.kind == "label":
         return PromptLabelEvaluator(*common, params, output=out)
     assert out.min is not None and out.max is not None and parts.threshold is not None

@@ -24,6 +24,7 @@ from evalcli.evaluators.judged import (
     sampling_params,
     token_fields,
 )
+from evalcli.evaluators.safety_common import text_input
 from evalcli.judge.parse import ParseFailure, parse_score
 
 DEFAULT_THRESHOLD = 3.0
@@ -82,6 +83,9 @@ class JudgeScoreEvaluator(JudgedEvaluator):
         self.threshold, self.lo, self.hi, self.higher = threshold, lo, hi, higher
 
     def evaluate(self, inputs: dict[str, Any], ctx: EvalContext) -> Outputs:
+        for spec in self.inputs:
+            if spec.kind == "text" and spec.name in inputs:
+                text_input(inputs, spec.name)  # a number or null is a row error, not a prompt
         reply = self.ask(inputs, ctx)
         parsed = parse_score(reply.text, lo=self.lo, hi=self.hi)
         if isinstance(parsed, ParseFailure):

@@ -38,6 +38,7 @@ from evalcli.judge.retry import (
     retry_after_s,
     status_verdict,
 )
+from evalcli.textsafe import replace_surrogates
 
 #: After this many calls failed (after retries) with no success yet, the endpoint is broken.
 FIRST_CALLS_FATAL = 3
@@ -235,6 +236,8 @@ class ChatClient:
         """
         if self._fatal is not None:
             raise self._fatal
+        # A model API takes UTF-8 text: a lone surrogate from the data becomes U+FFFD.
+        messages = replace_surrogates(messages)
         key = None
         if self.cache is not None:
             key = self.cache_key(messages, params, (meta or {}).get("prompt_sha256"))
@@ -416,6 +419,9 @@ def _fatal_hint(verdict: Verdict, kind: str) -> str:
 class PooledClient(Protocol):
     """Another run-scoped client the pool reports and closes (e.g. Content Safety)."""
 
+    #: The run's call cache, set by :meth:`ClientPool.attach` (None: no cache).
+    cache: CallCache | None
+
     @property
     def label(self) -> str:
         """Name for the usage table (no secrets)."""
@@ -464,6 +470,8 @@ class ClientPool:
             client.cache = cache
             if client.role == "judge":
                 client.transcripts = transcripts
+        for other in self.others:
+            other.cache = cache
 
     def usage(self) -> dict[str, dict[str, int]]:
         """Counters per client label."""

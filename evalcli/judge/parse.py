@@ -3,9 +3,10 @@
 Judges are asked for one JSON object (``{"score": 4, "reason": "..."}`` or
 ``{"label": true, "reason": "...", "details": {...}}``) but do not always comply: the object
 may come inside a Markdown code fence or wrapped in prose. :func:`extract_json_object`
-finds it; :func:`parse_score` and :func:`parse_label` validate it. Anything that cannot be
-read with confidence becomes a :class:`ParseFailure` that keeps the raw text, so the row
-is reported as unscored instead of guessed.
+finds it; :func:`parse_score`, :func:`parse_number` (a score without a declared range) and
+:func:`parse_label` validate it. Anything that cannot be read with confidence becomes a
+:class:`ParseFailure` that keeps the raw text, so the row is reported as unscored instead of
+guessed.
 
 JSON is parsed strictly: no trailing commas, no ``NaN``/``Infinity``, no duplicate keys
 (``{"score": 1, "score": 5}`` is ambiguous, so that object is ignored). A leading byte
@@ -29,6 +30,7 @@ UNPARSEABLE: Final = "judge-output-unparseable"
 OUT_OF_RANGE: Final = "judge-score-out-of-range"
 
 _INTEGRAL_TEXT = re.compile(r"^[+-]?\d+(?:\.0*)?$")
+_DECIMAL_TEXT = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 # Where a JSON object can begin: "{" then a key or "}". Skips prose braces cheaply.
 _OBJECT_START = re.compile(r"\{\s*[\"}]")
 # Trying every "{" is quadratic on hostile text (deep unclosed nesting); stop trying once
@@ -48,6 +50,22 @@ class ScoreAnswer:
     """
 
     score: int
+    reason: str
+    data: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class NumberAnswer:
+    """A valid answer to a rubric whose score has no declared range.
+
+    Attributes:
+        score: The score: an ``int`` when it is integral (always, for integer scores), else
+            a finite ``float``.
+        reason: The judge's explanation ("" when it gave none).
+        data: The whole JSON object.
+    """
+
+    score: int | float
     reason: str
     data: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
@@ -231,6 +249,52 @@ def parse_score(text: str, *, lo: int, hi: int) -> ScoreAnswer | ParseFailure:
             OUT_OF_RANGE, f"judge score {score} is outside the allowed range {lo}..{hi}", text
         )
     return ScoreAnswer(score=score, reason=_reason(data), data=data)
+
+
+def _as_number(value: object) -> int | float | str:
+    """The finite number a score value stands for, or why it stands for none."""
+    if isinstance(value, bool):
+        return f"score must be a number, not a boolean ({json.dumps(value)})"
+    if isinstance(value, int):
+        return value
+    number: float
+    if isinstance(value, float):
+        number = value
+    elif isinstance(value, str) and _DECIMAL_TEXT.match(value.strip()):
+        number = float(value.strip())
+    elif isinstance(value, str):
+        return f"score must be a number, not the text {value!r}"
+    else:
+        return f"score must be a number, not {json.dumps(value)}"
+    if not math.isfinite(number):
+        return f"score must be a finite number, not {value!r}"
+    return int(number) if number.is_integer() else number
+
+
+def parse_number(text: str, *, integer: bool) -> NumberAnswer | ParseFailure:
+    """Read ``{"score": <number>, "reason": "..."}`` when the score has no declared range.
+
+    Nothing is range-checked. With ``integer`` the score follows :func:`parse_score`'s rules
+    (integral values only); otherwise any finite number, or a string holding one, is read.
+    ``explanation`` stands in for a missing ``reason``, as everywhere.
+
+    Args:
+        text: The judge's answer.
+        integer: Whether the rubric declares an integer score.
+
+    Returns:
+        A :class:`NumberAnswer`, or a :class:`ParseFailure` of kind
+        ``judge-output-unparseable``.
+    """
+    data = extract_json_object(text, ("score",))
+    if data is None:
+        return _no_object(text)
+    if "score" not in data:
+        return ParseFailure(UNPARSEABLE, "the judge answer has no 'score' key", text)
+    score = _as_integer(data["score"]) if integer else _as_number(data["score"])
+    if isinstance(score, str):
+        return ParseFailure(UNPARSEABLE, score, text)
+    return NumberAnswer(score=score, reason=_reason(data), data=data)
 
 
 def _as_bool(value: object) -> bool | None:

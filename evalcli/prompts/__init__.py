@@ -40,7 +40,13 @@ sections. Two formats are read by the same loader:
   (``{type: string, default: ...}``; a ``default`` makes the input optional) or to sample
   values (``query: What is the capital of France?``); sample values are kept as samples and
   never used as defaults, so those inputs are required. The output spec then comes from the
-  config, merged with :meth:`PromptFile.with_output`.
+  config, merged with :meth:`PromptFile.with_output`; an ``outputs.score`` declared ``int``,
+  ``integer``, ``number``, ``float`` or ``double`` is kept as :attr:`PromptFile.declared_score`
+  (a score without a range).
+
+In both formats ``model.parameters.response_format`` must be a mapping whose ``type`` the
+chat API accepts (``text``, ``json_object``, ``json_schema``); ``json``, which promptflow
+accepts, is stored as ``json_object``. Any other type is a load error at its line.
 
 Body: a line holding only ``system:``, ``developer:``, ``user:`` or ``assistant:``
 (case-insensitive, optionally preceded by ``#``) starts a message. The body is split into
@@ -61,10 +67,11 @@ from ._errors import (
 )
 from ._lint import lint, used_variables
 from ._loader import load_prompt
-from ._model import InputDecl, LintProblem, OutputSpec, PromptFile, Section
+from ._model import DeclaredScore, InputDecl, LintProblem, OutputSpec, PromptFile, Section
 
 __all__ = [
     "BuiltinPromptNotFoundError",
+    "DeclaredScore",
     "InputDecl",
     "LintProblem",
     "OutputSpec",

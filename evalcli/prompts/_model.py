@@ -21,6 +21,7 @@ ROLES: tuple[Role, ...] = ("system", "developer", "user", "assistant")
 OutputKind = Literal["score", "label"]
 Direction = Literal["higher", "lower"]
 PromptFormat = Literal["evalcli", "prompty"]
+ScoreType = Literal["integer", "number"]
 
 
 def _empty_mapping() -> Mapping[str, Any]:
@@ -81,6 +82,25 @@ class LintProblem:
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}" if self.line is not None else self.message
+
+
+@dataclass(frozen=True)
+class DeclaredScore:
+    """A numeric ``score`` under a Prompty file's ``outputs`` block (which has no range).
+
+    Prompty files written for promptflow or the Azure AI Evaluation SDK declare what the judge
+    answers as ``outputs: {score: {type: int}, ...}``; the scale is only in the rubric text.
+
+    Attributes:
+        type: ``integer`` (declared ``int`` or ``integer``) or ``number`` (``number``,
+            ``float``, ``double``).
+        declared: The type as written in the file.
+        line: File line of the declaration.
+    """
+
+    type: ScoreType
+    declared: str
+    line: int
 
 
 _OUTPUT_KEYS = ("kind", "min", "max", "threshold", "direction", "details")
@@ -253,7 +273,8 @@ class PromptFile:
         version: ``version`` key as text, if present.
         description: ``description`` key (may be empty).
         inputs: Declared inputs, in file order.
-        model_parameters: ``model.parameters`` (temperature, max_tokens, response_format...).
+        model_parameters: ``model.parameters`` (temperature, max_tokens, response_format...);
+            a ``response_format`` of type ``json`` is stored as ``json_object``.
         output: Output spec from the file, or ``None`` (Prompty files usually lack one).
         sections: Role sections of the body, in order.
         sha256: Hex digest of the file's bytes; record it with results.
@@ -261,6 +282,7 @@ class PromptFile:
         model_configuration: Prompty ``model.configuration``, kept for reference only.
         sample: ``sample`` values from the front matter, if a mapping.
         declared_outputs: Prompty ``outputs`` block, kept as written.
+        declared_score: The ``score`` of that block when it is declared numeric, else ``None``.
         load_warnings: Problems noticed while loading that :func:`lint` reports.
     """
 
@@ -277,6 +299,7 @@ class PromptFile:
     model_configuration: Mapping[str, Any] = field(default_factory=_empty_mapping)
     sample: Mapping[str, Any] = field(default_factory=_empty_mapping)
     declared_outputs: Mapping[str, Any] = field(default_factory=_empty_mapping)
+    declared_score: DeclaredScore | None = None
     load_warnings: tuple[LintProblem, ...] = ()
     _templates: tuple[tuple[Role, Template], ...] = field(init=False, repr=False)
     _defaults: Mapping[str, Any] = field(init=False, repr=False)

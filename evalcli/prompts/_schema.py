@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ._errors import OutputSpecError, PromptFileError
-from ._model import InputDecl, LintProblem, OutputSpec, PromptFormat
+from ._model import DeclaredScore, InputDecl, LintProblem, OutputSpec, PromptFormat, ScoreType
 
 _EVALCLI_KEYS = (
     "name",
@@ -45,6 +45,17 @@ _PROMPTY_KEYS = (
     "instructions",
 )
 _MODEL_KEYS = ("api", "configuration", "parameters", "response", "connection", "id", "options")
+# What the chat completions API accepts as response_format.type; anything else is a 400.
+_RESPONSE_FORMAT_TYPES = ("text", "json_object", "json_schema")
+# Output types of a Prompty "outputs.score" that make it a numeric score (promptflow writes
+# int/double, the Prompty specification integer/number).
+_SCORE_TYPES: dict[str, ScoreType] = {
+    "int": "integer",
+    "integer": "integer",
+    "number": "number",
+    "float": "number",
+    "double": "number",
+}
 _EVALCLI_INPUT_KEYS = ("type", "description", "optional", "default", "sample")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _JSON_TYPES: tuple[tuple[type, str], ...] = (
@@ -164,6 +175,7 @@ def read_front_matter(front: FrontMatter) -> dict[str, Any]:
         "model_configuration": MappingProxyType(configuration),
         "sample": MappingProxyType(dict(sample_map)),
         "declared_outputs": MappingProxyType(outputs if isinstance(outputs, dict) else {}),
+        "declared_score": _declared_score(front, outputs),
         "load_warnings": tuple(warnings),
     }
 
@@ -186,7 +198,55 @@ def _model(front: FrontMatter, fmt: PromptFormat) -> tuple[dict[str, Any], dict[
     configuration = model.get("configuration") or {}
     if not isinstance(configuration, dict):
         raise front.error("'model.configuration' must be a mapping", "model", "configuration")
-    return dict(parameters), dict(configuration)
+    parameters = dict(parameters)
+    _check_response_format(front, parameters)
+    return parameters, dict(configuration)
+
+
+def _check_response_format(front: FrontMatter, parameters: dict[str, Any]) -> None:
+    """Normalise ``response_format`` in place, or refuse one the chat API would refuse.
+
+    The judge sends it unchanged, so a bad value would fail every call of the run with a 400;
+    catching it here makes it one exit-2 message with the file line instead.
+    """
+    if "response_format" not in parameters:
+        return
+    value = parameters["response_format"]
+    keys = ("model", "parameters", "response_format")
+    if value is None:  # "response_format:" left empty means no format, as if absent
+        del parameters["response_format"]
+        return
+    allowed = ", ".join(_RESPONSE_FORMAT_TYPES)
+    if not isinstance(value, dict):
+        raise front.error(
+            f"'model.parameters.response_format' must be a mapping like {{type: json_object}}, "
+            f"not {value!r}",
+            *keys,
+        )
+    kind = value.get("type")
+    if kind == "json":
+        # Prompty files written for promptflow (the Azure AI Evaluation docs among them) say
+        # "json"; promptflow sends json_object, and the API itself refuses "json".
+        parameters["response_format"] = {**value, "type": "json_object"}
+    elif "type" not in value:
+        raise front.error(f"'response_format' needs a type: {allowed}", *keys)
+    elif kind not in _RESPONSE_FORMAT_TYPES:
+        raise front.error(
+            f"unknown response_format type {kind!r}: the chat API takes {allowed} "
+            "('json' is read as json_object)",
+            *keys,
+            "type",
+        )
+
+
+def _declared_score(front: FrontMatter, outputs: object) -> DeclaredScore | None:
+    """``outputs.score`` when it is declared with a numeric type, else ``None``."""
+    spec = outputs.get("score") if isinstance(outputs, dict) else None
+    raw = spec.get("type") if isinstance(spec, dict) else None
+    kind = _SCORE_TYPES.get(raw.strip().lower()) if isinstance(raw, str) else None
+    if kind is None or not isinstance(raw, str):
+        return None
+    return DeclaredScore(kind, raw, front.line_of("outputs", "score", "type"))
 
 
 def _check_name(front: FrontMatter, name: object, *keys: str | int) -> str:

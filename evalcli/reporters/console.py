@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from evalcli.reporters.terminal import plural, print_fitted, stdout_console
 from evalcli.results import EvaluatorSummary, RunResult
 from evalcli.safety.severity import LABELS as SEVERITY_LABELS
 
@@ -26,21 +28,9 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
 
 
-def _short(key: str, headline: str | None) -> str:
-    """``rouge_precision_pass_rate`` -> ``precision pass`` next to the ``rouge`` headline."""
-    if headline and key.startswith(headline + "_") and key != headline + "_pass_rate":
-        key = key[len(headline) + 1 :]
-    return (
-        key.replace("_pass_rate", " pass")
-        .replace("_defect_rate", " defects")
-        .replace("_passing_rate", " passing")
-        .replace("_", " ")
-    )
-
-
 def print_summary(result: RunResult, console: Console | None = None) -> None:
     """Print the per-evaluator table, gate verdicts and the run status."""
-    con = console or Console(highlight=False)
+    con = console or stdout_console()
     table = Table(title=f"evalcli · {result.run.name}", title_justify="left")
     table.add_column("evaluator")
     table.add_column("metric")
@@ -48,40 +38,24 @@ def print_summary(result: RunResult, console: Console | None = None) -> None:
     table.add_column("pass rate", justify="right")
     table.add_column("scored", justify="right")
     table.add_column("errors", justify="right")
-    table.add_column("more")
+    rows = {s.alias: _metric_rows(result, s) or [_MetricRow("")] for s in result.summaries}
+    more = any(row.more for metric_rows in rows.values() for row in metric_rows)
+    if more:  # severities and yes/no labels only; no empty column for the others
+        table.add_column("more")
     for s in result.summaries:
         name = s.alias if s.alias == s.use else f"{s.alias} ({s.use})"
-        harms = _severity_rows(result, s)
-        if harms:
-            for i, (metric, mean, pass_rate, details) in enumerate(harms):
-                first = i == 0
-                table.add_row(
-                    name if first else "",
-                    metric,
-                    _fmt(mean),
-                    _pct(pass_rate),
-                    str(s.scored) if first else "",
-                    (f"[red]{s.errors}[/red]" if s.errors else "0") if first else "",
-                    details,
-                )
-            continue
-        more = []
-        for key, value in s.extra.items():
-            label = _short(key, s.headline_key)
-            if isinstance(value, dict):
-                more.append(f"{label}: " + ", ".join(f"{k} {v}" for k, v in value.items()))
-            elif isinstance(value, float | int) or value is None:
-                more.append(f"{label} {_pct(value)}")
-        table.add_row(
-            name,
-            s.headline_key or "",
-            _fmt(s.mean),
-            _pct(s.pass_rate),
-            str(s.scored),
-            f"[red]{s.errors}[/red]" if s.errors else "0",
-            "; ".join(more),
-        )
-    con.print(table)
+        for i, row in enumerate(rows[s.alias]):
+            first = i == 0
+            table.add_row(
+                name if first else "",
+                row.metric,
+                _fmt(row.mean),
+                _pct(row.pass_rate),
+                str(s.scored) if first else "",
+                (f"[red]{s.errors}[/red]" if s.errors else "0") if first else "",
+                *((" · ".join(row.more),) if more else ()),
+            )
+    print_fitted(con, table, names=("evaluator", "metric"))
     clients = result.usage.get("clients") if result.usage else None
     if clients:
         ut = Table(title="model calls", title_justify="left")
@@ -108,7 +82,7 @@ def print_summary(result: RunResult, console: Console | None = None) -> None:
                 f"{c.get('completion_tokens', 0):,}",
                 *((f"{c['cost']:.4f}" if "cost" in c else "—",) if priced else ()),
             )
-        con.print(ut)
+        print_fitted(con, ut)
         total_cost = result.usage.get("total", {}).get("cost")
         if total_cost is not None:
             con.print(f"spent: {total_cost:.4f} (answers from the cache cost nothing)")
@@ -121,54 +95,92 @@ def print_summary(result: RunResult, console: Console | None = None) -> None:
         for g in result.gates:
             verdict = "[green]pass[/green]" if g.passed else "[red]FAIL[/red]"
             gt.add_row(g.metric, f"{g.op} {g.threshold:g}", _fmt(g.value), verdict)
-        con.print(gt)
+        print_fitted(con, gt, names=("metric", "verdict"), numbers=("check",))
     colour = {
         "completed": "green",
         "gate_failed": "red",
         "run_error": "red",
         "interrupted": "yellow",
     }[result.status]
-    errors = len(result.errors)
     con.print(
-        f"[{colour}]{result.status}[/{colour}] · {result.run.dataset.rows} rows · "
-        f"{errors} error{'s' if errors != 1 else ''} · {result.run.duration_s:.2f}s · "
+        f"[{colour}]{result.status}[/{colour}] · {plural(result.run.dataset.rows, 'row')} · "
+        f"{plural(len(result.errors), 'error')} · {result.run.duration_s:.2f}s · "
         f"exit {result.exit_code}"
     )
 
 
-def _severity_rows(
-    result: RunResult, s: EvaluatorSummary
-) -> list[tuple[str, float | None, float | None, str]]:
-    """One row per harm of a severity evaluator: (metric, mean, pass rate, details).
+@dataclass
+class _MetricRow:
+    """One line of the summary table: a metric (what a gate names after ``<alias>.``)."""
 
-    A harm is a severity output: it has both a mean and a defect rate computed from the
-    same key (``metric_info`` says which); its label distribution is in the summary's
-    ``extra`` under ``<stem>_distribution``. Empty for other evaluators.
+    metric: str
+    mean: float | None = None
+    pass_rate: float | None = None
+    more: list[str] = field(default_factory=list)
+    stem: str | None = None  # a severity's harm (its ``<stem>_defect_rate``/``_pass_rate``)
+    paired: bool = False  # a pass rate joined it (its value may be None: nothing scored)
+
+
+def _metric_rows(result: RunResult, s: EvaluatorSummary) -> list[_MetricRow]:
+    """Every metric the evaluator produced (all of them can be gated on), as table rows.
+
+    Each mean gets a row; a rate joins the row of the score it was computed from: the pass
+    rate of ``<key>_result`` joins ``<key>``, a severity's defect rate (same source key) and
+    ``<stem>_pass_rate`` join its mean, and the primary ``pass_rate`` otherwise joins the
+    first mean without one (the headline). Any other rate, e.g. a yes/no label's defect or
+    passing rate, gets a row of its own, so that no metric is left out.
     """
-    info = {name: m for name, m in result.metric_info.items() if m.evaluator == s.alias}
-    means = {m.source_key: name for name, m in info.items() if m.kind == "mean"}
     prefix = s.alias + "."
-    rows = []
-    for name, m in info.items():
-        if m.kind != "defect_rate" or m.source_key not in means:
+    info = {
+        name.removeprefix(prefix): m
+        for name, m in result.metric_info.items()
+        if m.evaluator == s.alias and m.kind != "error_count"
+    }
+
+    def value(short: str) -> float | None:
+        return result.metrics.get(prefix + short)
+
+    rows: dict[str, _MetricRow] = {}  # short metric name -> its row, in metric_info order
+    by_source: dict[str | None, _MetricRow] = {}  # a mean's source key -> its row
+    for short, m in info.items():
+        if m.kind == "mean":
+            rows[short] = by_source[m.source_key] = _MetricRow(short, mean=value(short))
+    joined: set[str] = set()
+    for short, m in info.items():
+        sev = by_source.get(m.source_key) if m.kind == "defect_rate" else None
+        if sev is not None:
+            sev.stem = short.removesuffix("_defect_rate")
+            sev.more.append(f"defect rate {_pct(value(short))}")
+            dist = s.extra.get(f"{sev.stem}_distribution")
+            if isinstance(dist, dict):
+                known = [(label, dist.get(label, 0)) for label in SEVERITY_LABELS]
+                others = [(k, v) for k, v in dist.items() if k not in SEVERITY_LABELS]
+                sev.more.append(", ".join(f"{k} {v}" for k, v in (*known, *others)))
+            joined.add(short)
+    for short, m in info.items():
+        if m.kind != "pass_rate":
             continue
-        stem = name.removeprefix(prefix).removesuffix("_defect_rate")
-        pass_rate = result.metrics.get(f"{prefix}{stem}_pass_rate", s.pass_rate)
-        details = [f"defect rate {_pct(result.metrics.get(name))}"]
-        dist = s.extra.get(f"{stem}_distribution")
-        if isinstance(dist, dict):
-            known = [(label, dist.get(label, 0)) for label in SEVERITY_LABELS]
-            others = [(k, v) for k, v in dist.items() if k not in SEVERITY_LABELS]
-            details.append(", ".join(f"{k} {v}" for k, v in (*known, *others)))
-        rows.append(
-            (
-                str(m.source_key),
-                result.metrics.get(means[m.source_key]),
-                pass_rate,
-                " · ".join(details),
-            )
+        source = (m.source_key or "").removesuffix("_result")
+        row = by_source.get(source) or next(
+            (r for r in rows.values() if r.stem and short == f"{r.stem}_pass_rate"), None
         )
-    return rows
+        if row is None and short == "pass_rate":
+            row = next((r for r in rows.values() if not r.paired), None)
+        if row is not None and not row.paired:
+            row.pass_rate, row.paired = value(short), True
+            joined.add(short)
+    out: list[_MetricRow] = []
+    for short, m in info.items():
+        if short in rows:
+            out.append(rows[short])
+        elif short not in joined:
+            own = _MetricRow(short)
+            if m.kind == "defect_rate":
+                own.more.append(f"defect rate {_pct(value(short))}")
+            else:
+                own.pass_rate = value(short)
+            out.append(own)
+    return out
 
 
 class Progress:

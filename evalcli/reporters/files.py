@@ -9,7 +9,6 @@ temporary name, then rename), so a reader never sees half a file.
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import IO, Any
 from evalcli.conversation import PER_TURN_KEY
 from evalcli.plan import RunPlan
 from evalcli.results import RowResult, RunResult
+from evalcli.textsafe import json_text, replace_surrogates
 
 JSON_NAME = "results.json"
 CSV_NAME = "results.csv"
@@ -35,8 +35,17 @@ def strict(value: Any) -> Any:
 
 
 def dumps(value: Any) -> str:
-    """Strict JSON text (raises on NaN rather than writing it)."""
-    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    """Strict JSON text (raises on NaN rather than writing it) that encodes as UTF-8.
+
+    Text stays readable (no ``ensure_ascii``); lone surrogates become ``\\uXXXX`` escapes
+    (see :mod:`evalcli.textsafe`).
+    """
+    return json_text(value, allow_nan=False)
+
+
+def csv_safe(value: Any) -> Any:
+    """A CSV cell that encodes as UTF-8 (lone surrogates become U+FFFD)."""
+    return replace_surrogates(value) if isinstance(value, str) else value
 
 
 class ResultFiles:
@@ -150,7 +159,7 @@ def _cell(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, dict | list):
-        return dumps(value)
+        return csv_safe(dumps(value))
     if isinstance(value, bool):
         return "true" if value else "false"
-    return value
+    return csv_safe(value)

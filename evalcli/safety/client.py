@@ -17,6 +17,11 @@ Failure handling follows the judge client's rules, adapted to what Content Safet
 
 Authentication is the ``Ocp-Apim-Subscription-Key`` header, or a Microsoft Entra ID bearer
 token when no key is configured. Messages name the endpoint and operation, never the key.
+
+Answers go to the run's persistent call cache (:mod:`evalcli.cache`) when the run has one:
+the key covers the operation, endpoint host and path, api-version and the whole request body
+(never the key or token), so changing any of them makes a new call. Only successful answers
+(a 2xx JSON object) are stored; failures are not, so the next run tries them again.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 from evalcli.config import SafetyConfig
 from evalcli.errors import RemoteError, RowError
@@ -40,7 +46,13 @@ from evalcli.judge.retry import (
     status_verdict,
 )
 
+if TYPE_CHECKING:
+    from evalcli.cache import CallCache
+
 T = TypeVar("T")
+
+#: The ``kind`` of Content Safety entries in the call cache (``evalcli cache info``).
+CACHE_KIND = "content_safety"
 
 #: After this many endpoint-level failures (after retries) with no success yet, stop the run.
 FIRST_CALLS_FATAL = 3
@@ -111,6 +123,8 @@ class ContentSafetyClient:
             timeout=httpx2.Timeout(cfg.timeout_s, connect=min(10.0, cfg.timeout_s)),
         )
         self.shared = SharedCalls()
+        #: Set by the run (``ClientPool.attach``) when answers may come from / go to the cache.
+        self.cache: CallCache | None = None
 
     @property
     def label(self) -> str:
@@ -126,8 +140,28 @@ class ContentSafetyClient:
         """Remove the key from a message, should a server ever echo it."""
         return text.replace(self._secret, "***") if self._secret else text
 
+    def cache_key(self, operation: str, body: Mapping[str, Any], api_version: str) -> str:
+        """What determines an answer: operation, endpoint host and path, api-version, body.
+
+        The key or token stays out: it says who asks, not what is asked.
+        """
+        from evalcli.cache import cache_key
+
+        where = urlsplit(self.endpoint)
+        return cache_key(
+            {
+                "kind": CACHE_KIND,
+                "operation": operation,
+                "host": where.netloc.lower(),
+                "path": where.path,
+                "api_version": api_version,
+                "body": dict(body),
+            }
+        )
+
     def post(self, operation: str, body: Mapping[str, Any], *, api_version: str) -> dict[str, Any]:
-        """One API call, retried per policy; returns the answer's JSON object.
+        """One API call, answered from the call cache when it holds it, else made (retried
+        per policy) and stored; returns the answer's JSON object.
 
         Raises:
             RemoteError: the service refuses us or is unusable (the run must stop).
@@ -135,8 +169,23 @@ class ContentSafetyClient:
         """
         if self._fatal is not None:
             raise self._fatal
+        cache = self.cache
+        key = None
+        if cache is not None:
+            key = self.cache_key(operation, body, api_version)
+            hit = cache.get(key)
+            if hit is not None:
+                with self._lock:
+                    self._stats.cache_hits += 1
+                return hit
+        # A hit never waits for a connection slot; only real calls do.
         with self._slots:
-            return self._post(operation, body, api_version)
+            data = self._post(operation, body, api_version)
+        if cache is not None and key is not None:
+            # Stored even if the answer later proves unusable (a missing severity, say):
+            # reading it is deterministic, as for judge answers that fail to parse.
+            cache.put(key, CACHE_KIND, data)
+        return data
 
     def _post(self, operation: str, body: Mapping[str, Any], api_version: str) -> dict[str, Any]:
         url = f"{self.endpoint}/contentsafety/{operation}"

@@ -16,7 +16,10 @@ Request and answer shapes (api-version 2024-09-01 unless noted), as documented b
   "ungroundedDetails": [{"text"}]}``.
 
 The input limits differ per operation (see :class:`Limits`); each method below says how it
-stays inside them, and the reason it returns says so whenever it had to split or cut.
+stays inside them, and the reason it returns says so whenever it had to split or cut. The
+``*_requests`` methods (and :meth:`ContentSafety.groundedness_plan`) build the exact calls an
+operation makes, so that ``run --estimate`` counts, and looks up in the call cache, what a run
+would send.
 """
 
 from __future__ import annotations
@@ -55,6 +58,15 @@ class Limits:
     groundedness_query_max_chars: int = 7_500
     groundedness_query_min_words: int = 3
     groundedness_sources_max_chars: int = 55_000
+
+
+@dataclass(frozen=True)
+class Request:
+    """One call as :meth:`ContentSafetyClient.post` sends it."""
+
+    operation: str
+    body: Mapping[str, Any]
+    api_version: str
 
 
 @dataclass(frozen=True)
@@ -122,7 +134,33 @@ class ContentSafety:
         self.groundedness_api_version = groundedness_api_version
         self.limits = limits or Limits()
 
+    def send(self, request: Request) -> dict[str, Any]:
+        """Make one call (or take its answer from the call cache)."""
+        return self.client.post(request.operation, request.body, api_version=request.api_version)
+
     # -- harms ------------------------------------------------------------------------------
+
+    def text_requests(self, text: str) -> list[Request]:
+        """The text:analyze calls for ``text``: one per part, none for blank text."""
+        if not text.strip():
+            return []
+        return [
+            Request(
+                TEXT_ANALYZE,
+                {"text": part, "categories": list(CATEGORIES), "outputType": "EightSeverityLevels"},
+                self.api_version,
+            )
+            for part in split_text(text, self.limits.analyze_text_max_chars)
+        ]
+
+    def image_request(self, payload: str) -> Request:
+        """The image:analyze call for a bare base64 image."""
+        body = {
+            "image": {"content": payload},
+            "categories": list(CATEGORIES),
+            "outputType": "FourSeverityLevels",
+        }
+        return Request(IMAGE_ANALYZE, body, self.api_version)
 
     def text_severities(self, text: str) -> TextSeverities:
         """All four categories for ``text``, shared by every harm evaluator asking for it.
@@ -137,17 +175,11 @@ class ContentSafety:
 
     def _analyze_text(self, text: str) -> TextSeverities:
         worst = dict.fromkeys(CATEGORIES, 0)
-        parts = split_text(text, self.limits.analyze_text_max_chars)
-        for part in parts:
-            body = {
-                "text": part,
-                "categories": list(CATEGORIES),
-                "outputType": "EightSeverityLevels",
-            }
-            answer = self.client.post(TEXT_ANALYZE, body, api_version=self.api_version)
-            for category, severity in _severities(answer, TEXT_ANALYZE).items():
+        requests = self.text_requests(text)
+        for request in requests:
+            for category, severity in _severities(self.send(request), TEXT_ANALYZE).items():
                 worst[category] = max(worst[category], severity)
-        return TextSeverities(worst, len(parts))
+        return TextSeverities(worst, len(requests))
 
     def check_image(self, part: ImagePart, line: int) -> None:
         """Refuse, before any call, an image part image:analyze cannot take.
@@ -184,15 +216,20 @@ class ContentSafety:
         )
 
     def _analyze_image(self, payload: str) -> Mapping[str, int]:
-        body = {
-            "image": {"content": payload},
-            "categories": list(CATEGORIES),
-            "outputType": "FourSeverityLevels",
-        }
-        answer = self.client.post(IMAGE_ANALYZE, body, api_version=self.api_version)
-        return _severities(answer, IMAGE_ANALYZE)
+        return _severities(self.send(self.image_request(payload)), IMAGE_ANALYZE)
 
     # -- protected material --------------------------------------------------------------------
+
+    def protected_material_requests(self, text: str) -> list[Request]:
+        """The calls for ``text``: none under the minimum length, else one per part (the
+        last part ends at the end of the text, so that no part falls under the minimum)."""
+        lim = self.limits
+        if len(text) < lim.protected_material_min_chars:
+            return []
+        parts = split_text(text, lim.protected_material_max_chars)
+        if len(parts[-1]) < lim.protected_material_min_chars:
+            parts[-1] = text[-lim.protected_material_max_chars :]
+        return [Request(PROTECTED_MATERIAL, {"text": p}, self.api_version) for p in parts]
 
     def protected_material(self, text: str) -> LabelVerdict:
         """Whether ``text`` reproduces protected material.
@@ -213,14 +250,10 @@ class ContentSafety:
                 "text this short is below what the service detects, so it counts as no "
                 "protected material.",
             )
-        parts = split_text(text, lim.protected_material_max_chars)
-        if len(parts[-1]) < lim.protected_material_min_chars:
-            parts[-1] = text[-lim.protected_material_max_chars :]
+        parts = self.protected_material_requests(text)
         flagged = []
-        for i, part in enumerate(parts, 1):
-            answer = self.client.post(
-                PROTECTED_MATERIAL, {"text": part}, api_version=self.api_version
-            )
+        for i, request in enumerate(parts, 1):
+            answer = self.send(request)
             analysis = answer.get("protectedMaterialAnalysis")
             detected = analysis.get("detected") if isinstance(analysis, dict) else None
             if not isinstance(detected, bool):
@@ -242,15 +275,16 @@ class ContentSafety:
 
     # -- groundedness ----------------------------------------------------------------------------
 
-    def groundedness(self, query: str | None, text: str, sources: list[str]) -> LabelVerdict:
-        """Whether ``text`` is grounded in ``sources`` (label true = grounded).
+    def groundedness_plan(
+        self, query: str | None, text: str, sources: list[str]
+    ) -> tuple[list[Request], list[str]]:
+        """The calls that check ``text`` against ``sources``, and notes on what was cut.
 
         Limits: the response is split into parts of at most ``groundedness_text_max_chars``,
-        each checked against the same sources (grounded only if every part is); sources
-        beyond ``groundedness_sources_max_chars`` in total are cut off (a claim supported
-        only by the cut part then looks ungrounded, and the reason says so); a query is
-        cut to its maximum, and a query under the minimum word count (or none) makes the
-        check a Summarization task instead of QnA.
+        each checked against the same sources; sources beyond
+        ``groundedness_sources_max_chars`` in total are cut off; a query is cut to its
+        maximum, and a query under the minimum word count (or none) makes the check a
+        Summarization task instead of QnA.
 
         Raises:
             RowError: no text or no non-blank source to check against.
@@ -302,13 +336,26 @@ class ContentSafety:
                 f"at most {lim.groundedness_text_max_chars:,} characters, each checked against "
                 "the same context"
             )
+        version = self.groundedness_api_version
+        return [Request(GROUNDEDNESS, {**base, "text": p}, version) for p in parts], notes
+
+    def groundedness(self, query: str | None, text: str, sources: list[str]) -> LabelVerdict:
+        """Whether ``text`` is grounded in ``sources`` (label true = grounded).
+
+        Every part of the response (see :meth:`groundedness_plan`) must be grounded; a claim
+        supported only by a cut-off part of the sources looks ungrounded, and the reason
+        says so.
+
+        Raises:
+            RowError: no text or no non-blank source to check against.
+        """
+        requests, notes = self.groundedness_plan(query, text, sources)
         flagged = 0
         quotes: list[str] = []
         share = 0.0  # ungrounded share of the whole response, from the per-part shares
-        for part in parts:
-            answer = self.client.post(
-                GROUNDEDNESS, {**base, "text": part}, api_version=self.groundedness_api_version
-            )
+        for request in requests:
+            part = str(request.body["text"])
+            answer = self.send(request)
             detected = answer.get("ungroundedDetected")
             if not isinstance(detected, bool):
                 raise _bad_answer(GROUNDEDNESS, "no boolean ungroundedDetected", answer)

@@ -28,6 +28,7 @@ from evalcli.judge.retry import (
 )
 from evalcli.mapping import Ref, find_refs, substitute
 from evalcli.targets.base import Target
+from evalcli.textsafe import json_text
 
 _PATH_SEGMENT = re.compile(r"^[^.\s${}]+$")
 
@@ -148,7 +149,8 @@ class HttpTarget(Target):
                 "missing-input", f"target request needs {exc.args[0]}, which is missing in this row"
             ) from None
         headers.setdefault("Content-Type", "application/json")
-        content = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
+        # json_text: a lone surrogate in the row travels as a \u escape, as JSON allows.
+        content = json_text(body).encode() if body is not None else None
         key = None
         if self.cache is not None:
             from evalcli.cache import cache_key

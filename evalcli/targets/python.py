@@ -5,6 +5,9 @@ config). The callable receives keyword arguments: those mapped under ``inputs:``
 (``question: ${data.prompt}``), or, without ``inputs``, the row's columns named like its
 parameters. It returns a dict (output fields) or a string (the ``response`` field). It is
 called from several threads at once (``concurrency``), so it must be thread-safe.
+
+A call that runs longer than ``timeout_s`` (counted from when it starts) is the row error
+``target-timeout``; its thread is abandoned, see :class:`evalcli.usercode.TimedCaller`.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from evalcli.dataset import MISSING, DatasetScan
 from evalcli.errors import ConfigError, MappingError, RowError
 from evalcli.mapping import Ref, parse_ref
 from evalcli.targets.base import Target
-from evalcli.usercode import load_callable
+from evalcli.usercode import CallTimeoutError, TimedCaller, load_callable
 
 
 class PythonTarget(Target):
@@ -34,6 +37,7 @@ class PythonTarget(Target):
         if not callable(fn):
             raise ConfigError(f"target.function {cfg.function!r} is not callable", where=where)
         self.fn: Callable[..., Any] = fn
+        self._caller = TimedCaller("target", cfg.timeout_s)
         self.refs: dict[str, Ref] = {}
         for kwarg, expr in cfg.inputs.items():
             ref = parse_ref(expr)
@@ -101,8 +105,13 @@ class PythonTarget(Target):
                 continue
             kwargs[kwarg] = value
         try:
-            result = self.fn(**kwargs)
-        except Exception as exc:  # the user's code failed for this row
+            result = self._caller.call(self.fn, kwargs)
+        except CallTimeoutError as exc:
+            raise RowError("target-timeout", f"the target function {exc}") from None
+        except BaseException as exc:  # the user's code failed for this row
+            # Even SystemExit or KeyboardInterrupt: raised on a worker thread, neither is the
+            # user stopping evalcli (signals reach the main thread), and letting one escape
+            # would lose the row's answer and leave the run waiting for it forever.
             raise RowError("target-exception", f"{type(exc).__name__}: {exc}") from None
         if isinstance(result, str):
             return {"response": result}
@@ -112,3 +121,7 @@ class PythonTarget(Target):
             "target-bad-response",
             f"target returned {type(result).__name__}; expected a dict or a string",
         )
+
+    def close(self) -> None:
+        """Let the idle call threads end (a stuck call's thread ends with the process)."""
+        self._caller.close()

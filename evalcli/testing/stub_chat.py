@@ -45,8 +45,14 @@ def estimate_tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
-def _openai_error(status_code: int, message: str, *, param: str | None = None) -> Reply:
-    return error_reply(status_code, None, message, error_type="invalid_request_error", param=param)
+# The response_format types the chat completions API accepts.
+_RESPONSE_FORMAT_TYPES = ("text", "json_object", "json_schema")
+
+
+def _openai_error(
+    status_code: int, message: str, *, param: str | None = None, code: str | None = None
+) -> Reply:
+    return error_reply(status_code, code, message, error_type="invalid_request_error", param=param)
 
 
 def _content_text(content: Any) -> str:
@@ -66,9 +72,11 @@ def validate_chat(req: StubRequest) -> Reply | None:
     """400 (OpenAI error shape) for a body the real services would reject, else ``None``.
 
     Checks what a client bug would plausibly get wrong: JSON object body, ``model`` on the
-    OpenAI-style routes, a non-empty ``messages`` list of ``{role, content}`` objects, and
-    multimodal parts of type ``text`` (with ``text``) or ``image_url`` (with ``url``).
-    Streaming is refused because the stub only speaks non-streamed JSON.
+    OpenAI-style routes, a non-empty ``messages`` list of ``{role, content}`` objects,
+    multimodal parts of type ``text`` (with ``text``) or ``image_url`` (with ``url``), and a
+    ``response_format`` of type ``text``, ``json_object`` or ``json_schema`` (``json``, which
+    some prompt files say, is refused with the API's own 400). Streaming is refused because
+    the stub only speaks non-streamed JSON.
     """
     body = req.body
     if not isinstance(body, Mapping):
@@ -105,8 +113,42 @@ def validate_chat(req: StubRequest) -> Reply | None:
                 f"Invalid type for 'messages[{i}].content': expected a string or an array.",
                 param=f"messages[{i}].content",
             )
+    if body.get("response_format") is not None:  # null means "not given" to the API
+        refusal = _response_format_problem(body["response_format"])
+        if refusal is not None:
+            return refusal
     if body.get("stream"):
         return _openai_error(400, "The stub server does not implement streaming.", param="stream")
+    return None
+
+
+def _response_format_problem(value: Any) -> Reply | None:
+    """The API's 400 for a ``response_format`` it does not accept, else ``None``."""
+    if not isinstance(value, Mapping):
+        return _openai_error(
+            400,
+            f"Invalid type for 'response_format': expected an object, but got "
+            f"{type(value).__name__} instead.",
+            param="response_format",
+            code="invalid_type",
+        )
+    if "type" not in value:
+        return _openai_error(
+            400,
+            "Missing required parameter: 'response_format.type'.",
+            param="response_format.type",
+            code="missing_required_parameter",
+        )
+    kind = value["type"]
+    if kind not in _RESPONSE_FORMAT_TYPES:
+        # Word for word what the OpenAI API answers, e.g. for {"type": "json"}.
+        return _openai_error(
+            400,
+            f"Invalid value: {kind!r}. Supported values are: 'json_object', 'json_schema', "
+            "and 'text'.",
+            param="response_format.type",
+            code="invalid_value",
+        )
     return None
 
 

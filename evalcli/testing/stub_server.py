@@ -12,7 +12,9 @@ Every request is recorded (:class:`StubRequest`); answers are deterministic by d
 be scripted per route and per model/deployment with responders (:mod:`evalcli.testing.stub_types`).
 ``GET /_stub/stats`` and ``POST /_stub/reset`` let a benchmark drive a stub running in another
 process. Run ``python -m evalcli.testing.stub_server --port 0 --latency 0.2 --api-key KEY`` to
-serve in the foreground; the base URL is the first line printed.
+serve in the foreground; the base URL is the first line printed, followed by the ``export``
+lines that point every sample config in ``configs/`` at the server (the offline demo, see
+:mod:`evalcli.testing.stub_demo`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 
 from evalcli.testing.stub_chat import default_judge, echo
 from evalcli.testing.stub_content_safety import ContentSafetyLimits
+from evalcli.testing.stub_demo import demo_exports
 from evalcli.testing.stub_http import StubHTTPServer
 from evalcli.testing.stub_routing import check_request, default_answer
 from evalcli.testing.stub_types import (
@@ -360,15 +363,30 @@ def _parse_faults(spec: str) -> Responder:
     return faults(**kwargs)
 
 
+_EPILOG = """\
+Offline demo: after the base URL (first line) the server prints `export` lines for every
+environment variable the sample configs in configs/ use (endpoints, keys, the Azure ML
+endpoint URL), pointing them at this server with its API key: test-key unless --api-key
+says otherwise. Paste them into your shell, then e.g. `evalcli run configs/foundry-phi3.yaml`.
+"""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Serve in the foreground until SIGINT/SIGTERM; print the base URL first."""
+    """Serve in the foreground until SIGINT/SIGTERM; print the base URL, then the demo exports."""
     parser = argparse.ArgumentParser(
-        prog="python -m evalcli.testing.stub_server", description=__doc__.splitlines()[0]
+        prog="python -m evalcli.testing.stub_server",
+        description=__doc__.splitlines()[0],
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to answers")
-    parser.add_argument("--api-key", default="test-key", help="expected key ('' disables auth)")
+    parser.add_argument(
+        "--api-key",
+        default="test-key",
+        help="the API key every route expects (default: test-key; '' disables auth)",
+    )
     parser.add_argument("--bearer-token", action="append", default=[], help="accepted token")
     parser.add_argument("--model", action="append", default=None, help="known model names")
     parser.add_argument(
@@ -397,7 +415,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
     srv.start()
-    print(srv.url, flush=True)
+    # The URL stays alone on the first line: scripts (benchmarks, tests) read just that.
+    print(srv.url)
+    print("\n".join(demo_exports(srv.url, srv.api_key)))
+    print("# Ctrl-C stops the server.", flush=True)
     try:
         while not done.wait(1.0):
             pass

@@ -1,0 +1,37 @@
+"""Lone surrogates: valid in JSON (``"\\ud800"``) and in Python strings, not encodable as UTF-8.
+
+Datasets may carry them (a string cut in the middle of an emoji by an exporter). evalcli
+keeps such values exactly wherever the output format can carry them, and replaces them only
+where it cannot:
+
+* JSON output (results.json, request bodies of HTTP targets, cache keys): ``\\uXXXX``
+  escapes, which read back to the very same string;
+* CSV output and chat messages sent to a model: U+FFFD, the replacement character (CSV has
+  no escapes, and a model API expects UTF-8 text).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def json_text(value: Any, **kwargs: Any) -> str:
+    """``json.dumps(value, ensure_ascii=False, **kwargs)`` with lone surrogates escaped."""
+    text = json.dumps(value, ensure_ascii=False, **kwargs)
+    return LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def replace_surrogates(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings (nested too) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return LONE_SURROGATE.sub(REPLACEMENT, value) if LONE_SURROGATE.search(value) else value
+    if isinstance(value, list):
+        return [replace_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {k: replace_surrogates(v) for k, v in value.items()}
+    return value
