@@ -48,6 +48,12 @@ WORKER_CRASHED = "worker-crashed"
 #: Attempts of one batch before it is split, and of one row before it is marked.
 ATTEMPTS = 2
 
+#: Batches sent to a worker before it answered: two, so that a worker never waits idle for
+#: the parent's round trip. A batch that already failed once runs alone on its worker, so
+#: that when a worker dies a second time the culprit is known: innocent rows that shared a
+#: worker with a poisonous one fail at most once and are never marked.
+DEPTH = 2
+
 PlainOutcome = dict[str, Any] | tuple[str, str, dict[str, Any]]
 PlainResult = list[tuple[int, list[tuple[int, PlainOutcome]]]]
 Post = Callable[[tuple[str, Any]], None]
@@ -165,8 +171,16 @@ class _Worker:
     sock: socket.socket  # kept to shut down: closing an fd does not wake a blocked reader
     conn: Connection
     pid: int | None = None
-    job: _Job | None = None
+    jobs: list[_Job] = field(default_factory=list)  # sent, not yet answered, oldest first
     dead: bool = False
+
+    def can_take(self, job: _Job) -> bool:
+        """Whether ``job`` may be sent now (see :data:`DEPTH` for the rule)."""
+        if self.dead or len(self.jobs) >= DEPTH:
+            return False
+        if job.failures or any(j.failures for j in self.jobs):
+            return not self.jobs  # a suspect job runs alone, so its next death is its own
+        return True
 
 
 @dataclass
@@ -222,7 +236,7 @@ class CpuPool:
     @property
     def unfinished(self) -> int:
         """Batches queued or being evaluated."""
-        busy = sum(1 for w in self._workers if w.job is not None)
+        busy = sum(len(w.jobs) for w in self._workers)
         return len(self._pending) + busy + self.inline_unread
 
     def submit(self, batch: CpuBatch) -> None:
@@ -241,18 +255,15 @@ class CpuPool:
             self.stats.pids.append(msg[1])
             return []
         _, job_id, plain = msg
-        job = worker.job
-        worker.job = None
+        worker.jobs = [j for j in worker.jobs if j.id != job_id]
         self._dispatch()
-        if job is None or job.id != job_id:  # cannot happen: one job per worker at a time
-            return []
         return [(line, [(idx, from_plain(p)) for idx, p in outs]) for line, outs in plain]
 
     def close(self, *, kill: bool = False) -> None:
         """Stop every worker and the spawner. ``kill`` ends busy workers at once."""
         readers, self._readers = self._readers, []
         for w in self._workers:
-            if kill and w.pid is not None and w.job is not None:
+            if kill and w.pid is not None and w.jobs:
                 with contextlib.suppress(OSError):
                     os.kill(w.pid, signal.SIGKILL)
             _shut(w)
@@ -302,15 +313,17 @@ class CpuPool:
             self._post(("pool", (worker, None)))
 
     def _dispatch(self) -> None:
-        for w in self._workers:
-            if not self._pending:
-                return
-            if w.job is None and not w.dead:
-                job = self._pending.popleft()
-                w.job = job
-                # If it died, its reader thread reports that and the job is retried.
-                with contextlib.suppress(OSError):
-                    w.conn.send((job.id, job.batch))
+        progress = True
+        while self._pending and progress:
+            progress = False
+            for w in self._workers:
+                if self._pending and w.can_take(self._pending[0]):
+                    job = self._pending.popleft()
+                    w.jobs.append(job)
+                    progress = True
+                    # If it died, its reader thread reports that and the job is retried.
+                    with contextlib.suppress(OSError):
+                        w.conn.send((job.id, job.batch))
         if self._pending and not self._workers:
             # No worker could be started (the spawner died): finish in-process rather than
             # lose rows. Results come back as events like any other.
@@ -326,9 +339,9 @@ class CpuPool:
         self.stats.deaths += 1
         _shut(worker)
         self._workers.remove(worker)
-        job, worker.job = worker.job, None
+        jobs, worker.jobs = worker.jobs, []
         marked: CpuResult = []
-        if job is not None:
+        for job in reversed(jobs):  # requeued at the front, oldest first
             job.failures += 1
             self.stats.retried_batches += 1
             if job.failures < ATTEMPTS:
@@ -338,7 +351,7 @@ class CpuPool:
                     self._next_id += 1
                     self._pending.appendleft(_Job(self._next_id, [row]))
             else:
-                marked = [_crashed(job.batch[0], worker.pid)]
+                marked.append(_crashed(job.batch[0], worker.pid))
                 self.stats.rows_marked += 1
         self._spawn()
         self._dispatch()
