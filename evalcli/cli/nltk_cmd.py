@@ -1,7 +1,8 @@
 """``evalcli nltk-data``: check and provision the NLTK data BLEU, GLEU and METEOR need.
 
-A thin client of :mod:`evalcli.nltk_data`. nltk, rich and the builder are imported inside the
-commands so that mounting this sub-app costs ``evalcli --help`` nothing.
+A thin client of :mod:`evalcli.nltk_data` (``status``) and :mod:`evalcli.nltk_data.provision`
+(``build``, ``download``). nltk, rich and the builder are imported inside the commands so that
+mounting this sub-app costs ``evalcli --help`` nothing.
 """
 
 from __future__ import annotations
@@ -82,11 +83,12 @@ def build(
 
     from evalcli import nltk_data
     from evalcli.errors import EvalcliError
+    from evalcli.nltk_data import provision
 
     where = target or nltk_data.default_target()
     started = time.perf_counter()
     try:
-        nltk_data.build_offline(
+        provision.build_offline(
             where, wordnet_dir=wordnet_dir, wheel_dir=wheel_dir, progress=_progress
         )
     except EvalcliError as exc:
@@ -100,10 +102,11 @@ def download(target: TargetOption = None) -> None:
     """Download the data with nltk's own downloader (needs internet access)."""
     from evalcli import nltk_data
     from evalcli.errors import EvalcliError
+    from evalcli.nltk_data import provision
 
     where = target or nltk_data.default_target()
     try:
-        nltk_data.download_online(where)
+        provision.download_online(where)
     except EvalcliError as exc:
         _fail(str(exc), exc.hint)
     _report_ready(where)

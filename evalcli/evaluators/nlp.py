@@ -22,6 +22,7 @@ from evalcli.evaluators.base import (
     Role,
 )
 from evalcli.evaluators.context import BuildContext, EvalContext
+from evalcli.nlp import NLTK_NEEDS as NLTK_NEEDS  # NLTK packages each one needs (plan.py checks)
 
 DEFAULT_THRESHOLD = 0.5
 TEXT_INPUTS = (InputSpec("response"), InputSpec("ground_truth"))
@@ -328,10 +329,3 @@ NLP_EVALUATORS: tuple[EvaluatorInfo, ...] = (
         DEFAULT_THRESHOLD,
     ),
 )
-
-#: NLTK resources each evaluator needs (checked before any row runs).
-NLTK_NEEDS: dict[str, tuple[str, ...]] = {
-    "bleu": ("punkt_tab", "perluniprops"),
-    "gleu": ("punkt_tab", "perluniprops"),
-    "meteor": ("punkt_tab", "perluniprops", "wordnet"),
-}

@@ -14,6 +14,7 @@ from processes forked after (or before) first use.
 from evalcli.nlp._metrics import ROUGE_TYPES, bleu, f1_score, gleu, meteor, rouge
 from evalcli.nlp._resources import (
     METRICS,
+    NLTK_NEEDS,
     clear_caches,
     missing_nltk_resources,
     nltk_package,
@@ -24,6 +25,7 @@ from evalcli.nlp._tokenize import tokenize
 
 __all__ = [
     "METRICS",
+    "NLTK_NEEDS",
     "ROUGE_TYPES",
     "bleu",
     "clear_caches",

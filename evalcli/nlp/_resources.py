@@ -1,5 +1,9 @@
 """Which NLTK data each metric needs, and which of it is missing.
 
+:data:`NLTK_NEEDS` is the one table of which metric reads which nltk package;
+the NLP evaluators take it from here, and so does the check before a run
+(which asks :mod:`evalcli.nltk_data` about those packages).
+
 Resource names are the paths ``nltk.data.find`` understands. They end in a
 slash or name a member file so that they resolve both for an unpacked data
 directory and for the zip archives nltk's downloader leaves (``find`` looks
@@ -8,11 +12,13 @@ inside ``wordnet.zip`` only for such names, never for a bare ``corpora/wordnet``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Final
 
 __all__ = [
     "METRICS",
+    "NLTK_NEEDS",
     "NLTK_PACKAGES",
     "clear_caches",
     "missing_nltk_resources",
@@ -24,30 +30,36 @@ __all__ = [
 #: The metric names this package implements.
 METRICS: Final = ("f1_score", "bleu", "gleu", "meteor", "rouge")
 
-_PUNKT_ENGLISH: Final = "tokenizers/punkt_tab/english/"
-_PERLUNIPROPS: Final = "misc/perluniprops/"
-# nltk 3.10's WordNet reader refuses to start without these two files, and
-# WordNet builds assembled from other sources are the ones that lack them.
-_WORDNET_LEXNAMES: Final = "corpora/wordnet/lexnames"
-_WORDNET_SENSE_INDEX: Final = "corpora/wordnet/index.sense"
-
 # The tokenizer needs Punkt for ASCII text and perluniprops for any other, and
 # any row may hold either, so every tokenizing metric needs both.
-_TOKENIZER: Final = (_PUNKT_ENGLISH, _PERLUNIPROPS)
-_REQUIRED: Final[dict[str, tuple[str, ...]]] = {
-    "f1_score": (),
-    "rouge": (),
-    "bleu": _TOKENIZER,
-    "gleu": _TOKENIZER,
-    "meteor": (*_TOKENIZER, _WORDNET_LEXNAMES, _WORDNET_SENSE_INDEX),
-}
+_TOKENIZER: Final = ("punkt_tab", "perluniprops")
+
+#: The nltk downloader packages (``nltk.download(id)``) each metric reads, for
+#: every name in :data:`METRICS`. The NLP evaluators share the metrics' names.
+NLTK_NEEDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "f1_score": (),
+        "bleu": _TOKENIZER,
+        "gleu": _TOKENIZER,
+        "meteor": (*_TOKENIZER, "wordnet"),
+        "rouge": (),
+    }
+)
+
+# What to ask ``nltk.data.find`` for to tell whether a package is there. nltk
+# 3.10's WordNet reader refuses to start without lexnames and index.sense, and
+# WordNet builds assembled from other sources are the ones that lack them.
+_FIND: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "punkt_tab": ("tokenizers/punkt_tab/english/",),
+        "perluniprops": ("misc/perluniprops/",),
+        "wordnet": ("corpora/wordnet/lexnames", "corpora/wordnet/index.sense"),
+    }
+)
 
 #: nltk downloader package that provides each resource (``nltk.download(id)``).
 NLTK_PACKAGES: Final[dict[str, str]] = {
-    _PUNKT_ENGLISH: "punkt_tab",
-    _PERLUNIPROPS: "perluniprops",
-    _WORDNET_LEXNAMES: "wordnet",
-    _WORDNET_SENSE_INDEX: "wordnet",
+    resource: package for package, resources in _FIND.items() for resource in resources
 }
 
 
@@ -65,11 +77,12 @@ def required_nltk_resources(metric: str) -> tuple[str, ...]:
         ValueError: ``metric`` is not one of :data:`METRICS`.
     """
     try:
-        return _REQUIRED[metric]
+        packages = NLTK_NEEDS[metric]
     except KeyError:
         raise ValueError(
             f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}"
         ) from None
+    return tuple(resource for package in packages for resource in _FIND[package])
 
 
 def nltk_package(resource: str) -> str:
