@@ -103,7 +103,6 @@ def _sendable(result: PlainResult) -> PlainResult:
 def _worker_main(fd: int) -> None:
     """Serve batches on ``fd`` until the parent closes it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the spawner ignores it; user code may wait
     conn = Connection(fd)
     conn.send(("hello", os.getpid()))
     while True:
@@ -121,14 +120,19 @@ def _worker_main(fd: int) -> None:
 
 
 def _spawner_main(ctrl: socket.socket) -> None:
-    """Fork one worker for every socket the parent sends; exit when the parent goes away."""
+    """Fork one worker for every socket the parent sends; exit when the parent goes away.
+
+    Workers are reaped with ``waitpid`` (not by ignoring SIGCHLD) so that their CPU time
+    adds up in the spawner's and, once the parent reaps the spawner, in the parent's
+    ``RUSAGE_CHILDREN``, where ``time`` and the benchmarks look for it.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped by the kernel
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(ctrl, 16, 4)
         except OSError:
-            return
+            msg, fds = b"", []
+        _reap(block=not msg)
         if not msg:
             for fd in fds:
                 os.close(fd)
@@ -141,6 +145,17 @@ def _spawner_main(ctrl: socket.socket) -> None:
                 finally:
                     os._exit(0)
             os.close(fd)
+
+
+def _reap(*, block: bool) -> None:
+    """Collect finished workers; with ``block``, wait until every one has ended."""
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def _child(body: Callable[[], None]) -> None:
