@@ -7,6 +7,7 @@ The library is the product; the ``evalcli`` command is one client of it::
     print(result.metrics)
 
 Names are imported lazily so that ``import evalcli`` (and ``evalcli --help``) stay fast.
+Evaluator plugins import from :mod:`evalcli.plugin`, the versioned plugin API.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ if TYPE_CHECKING:
     from evalcli.api import run, validate
     from evalcli.config import LoadedConfig, RunConfig, load_config
     from evalcli.errors import EvalcliError, RowError
-    from evalcli.evaluators.base import Evaluator, EvaluatorInfo
+    from evalcli.evaluators.base import Evaluator
+    from evalcli.evaluators.declaration import EvaluatorInfo
     from evalcli.plan import PlanOptions
     from evalcli.registry import Registry
     from evalcli.results import RunResult
@@ -33,7 +35,7 @@ _LAZY = {
     "EvalcliError": "evalcli.errors",
     "RowError": "evalcli.errors",
     "Evaluator": "evalcli.evaluators.base",
-    "EvaluatorInfo": "evalcli.evaluators.base",
+    "EvaluatorInfo": "evalcli.evaluators.declaration",
     "PlanOptions": "evalcli.plan",
     "Registry": "evalcli.registry",
     "RunResult": "evalcli.results",

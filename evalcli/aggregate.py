@@ -2,21 +2,25 @@
 
 Means and rates cover *scored* rows only; failed (row, evaluator) pairs are counted in
 ``<alias>.error_count`` and never averaged in or counted as failures (the reference SDK
-silently divides by all rows — we don't).
+silently divides by all rows — we don't). Corpus metrics (outputs of role ``CORPUS_STATS``)
+sum the scored rows' statistics in input order and hand the totals to the evaluator's
+reducer (see :mod:`evalcli.corpus`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
+from evalcli.corpus import add_into, is_stats
 from evalcli.errors import RowError
 from evalcli.evaluators.base import Evaluator, OutputField, Role
-from evalcli.results import EvaluatorSummary, MetricInfo, Outcome, PartialOutcome
+from evalcli.evaluators.declaration import TOKEN_ROLES
+from evalcli.results import EvaluatorSummary, MetricInfo, MetricKind, Outcome, PartialOutcome
 
-Kind = Literal["mean", "pass_rate", "defect_rate", "passing_rate", "error_count"]
+if TYPE_CHECKING:
+    from evalcli.corpus import CorpusReducer
 
 
 @dataclass
@@ -24,15 +28,21 @@ class MetricSpec:
     """How one metric is computed from one output key."""
 
     name: str
-    kind: Kind
+    kind: MetricKind
     source: OutputField | None
     higher_is_better: bool
     hits: float = 0.0
     count: int = 0
+    reducer: CorpusReducer | None = None  # corpus metrics: turns the totals into the score
+    totals: list[float] | None = None  # corpus metrics: the statistics summed so far
+    mixed: bool = False  # corpus metrics: rows' statistics differed in length (no score)
 
     def add(self, value: Any) -> None:
         f = self.source
         if f is None or value is None:
+            return
+        if self.kind == "corpus":
+            self._add_stats(value)
             return
         # A bool is averaged as 1/0 only where it is the score itself (a code evaluator's
         # check); anywhere else a bool in a mean is a bug, not a number.
@@ -54,10 +64,27 @@ class MetricSpec:
             self.hits += value
             self.count += 1
 
+    def _add_stats(self, value: Any) -> None:
+        if not is_stats(value):
+            return
+        if self.totals is None:
+            # Start from integer zeros: integer statistics stay exact integers, and float
+            # ones are summed left to right from 0 in row order, exactly as sacrebleu does.
+            self.totals = [0] * len(value)
+        elif len(value) != len(self.totals):
+            self.mixed = True
+            return
+        add_into(self.totals, value)
+        self.count += 1
+
     @property
     def value(self) -> float | None:
         if self.kind == "error_count":
             return self.hits
+        if self.kind == "corpus":
+            if self.totals is None or self.mixed or self.reducer is None:
+                return None
+            return self.reducer.score(self.totals)
         return self.hits / self.count if self.count else None
 
 
@@ -65,6 +92,9 @@ def metric_specs(ev: Evaluator) -> list[MetricSpec]:
     """The metrics an evaluator's declared outputs produce (also used to validate gates)."""
     a = ev.alias
     specs = [s for f in ev.outputs for s in field_specs(a, f)]
+    for s in specs:
+        if s.kind == "corpus" and s.source is not None:
+            s.reducer = ev.corpus_reducer(s.source.key)
     specs.append(MetricSpec(f"{a}.error_count", "error_count", None, False))
     return specs
 
@@ -83,8 +113,10 @@ def field_specs(a: str, f: OutputField) -> list[MetricSpec]:
         name = f"{a}.pass_rate" if f.primary else f"{a}.{f.metric_stem}_pass_rate"
         return [MetricSpec(name, "pass_rate", f, True)]
     if f.role is Role.LABEL:
-        kind: Kind = f.label_metric
+        kind: MetricKind = f.label_metric
         return [MetricSpec(f"{a}.{f.metric_stem}_{kind}", kind, f, kind == "passing_rate")]
+    if f.role is Role.CORPUS_STATS:
+        return [MetricSpec(f"{a}.corpus_{f.metric_stem}", "corpus", f, hib)]
     return []
 
 
@@ -98,10 +130,9 @@ class _EvalAgg:
     pairs: int = 0
     token_keys: dict[str, str] = field(default_factory=dict)  # output key -> usage counter
     tokens: dict[str, int] = field(default_factory=dict)  # usage counter -> total
+    # Severity labels: the label field's subject (stem) -> count per label.
     distributions: dict[str, Counter[str]] = field(default_factory=dict)
-    # Evaluators whose output keys are only known at run time (code evaluators returning
-    # undeclared dicts) map a new key and its value to output fields; None for the others.
-    learn: Callable[[str, Any], tuple[OutputField, ...]] | None = None
+    distribution_of: dict[str, str] = field(default_factory=dict)  # label key -> subject
 
 
 class Aggregator:
@@ -114,7 +145,7 @@ class Aggregator:
         self._aggs: dict[str, _EvalAgg] = {}
         for ev in evaluators:
             specs = metric_specs(ev)
-            if getattr(ev, "open_outputs", False):
+            if ev.open_outputs:
                 # Keys known only at run time: every metric but error_count is learned from
                 # the values seen (see _learn), so none is reported empty for a key that
                 # never came (a scalar layout declared for a callable that returns dicts).
@@ -123,16 +154,12 @@ class Aggregator:
             for s in specs:
                 if s.source is not None:
                     by_key.setdefault(s.source.key, []).append(s)
-            tokens = {
-                f.key: str(f.role)
-                for f in ev.outputs
-                if f.role in (Role.PROMPT_TOKENS, Role.COMPLETION_TOKENS)
-            }
-            learn = getattr(ev, "runtime_fields", None)
-            agg = _EvalAgg(ev, specs, by_key, token_keys=tokens, learn=learn)
+            tokens = {f.key: str(f.role) for f in ev.outputs if f.role in TOKEN_ROLES}
+            agg = _EvalAgg(ev, specs, by_key, token_keys=tokens)
             for f in ev.outputs:
                 if f.role is Role.SEVERITY_LABEL:
-                    agg.distributions[f.key] = Counter()
+                    agg.distributions[f.metric_stem] = Counter()
+                    agg.distribution_of[f.key] = f.metric_stem
             self._aggs[ev.alias] = agg
 
     def add(self, alias: str, outcome: Outcome) -> None:
@@ -151,23 +178,25 @@ class Aggregator:
         agg.pairs += n_members
         agg.scored += 1
         self._add_tokens(agg, outcome)
+        learns = agg.evaluator.open_outputs
         for key, value in outcome.items():
             specs = agg.by_key.get(key)
-            if specs is None and agg.learn is not None:
+            if specs is None and learns:
                 specs = self._learn(agg, key, value)
             if specs:
                 for s in specs:
                     s.add(value)
-            dist = agg.distributions.get(key)
-            if dist is not None and isinstance(value, str):
-                dist[value] += 1
+                    if s.reducer is not None and is_stats(value):
+                        s.reducer.observe(outcome)
+            subject = agg.distribution_of.get(key)
+            if subject is not None and isinstance(value, str):
+                agg.distributions[subject][value] += 1
 
     @staticmethod
     def _learn(agg: _EvalAgg, key: str, value: Any) -> list[MetricSpec] | None:
         """Add the metrics of a key first seen now; rows arrive in input order, so the
         metrics of a run appear in the same order every time."""
-        assert agg.learn is not None
-        for f in agg.learn(key, value):
+        for f in agg.evaluator.runtime_fields(key, value):
             new = field_specs(agg.evaluator.alias, f)
             agg.specs[-1:-1] = new  # error_count stays last
             for s in new:
@@ -235,6 +264,8 @@ class Aggregator:
                 defect_threshold=s.source.defect_threshold
                 if s.source is not None and s.kind == "defect_rate"
                 else None,
+                subject=s.source.metric_stem if s.source is not None else None,
+                corpus=s.reducer.describe() if s.reducer is not None else None,
             )
             for alias, a in self._aggs.items()
             for s in a.specs
@@ -254,13 +285,13 @@ class Aggregator:
                 rate = s.kind in ("defect_rate", "passing_rate")
                 if rate or (s.kind == "pass_rate" and s is not passed):
                     extra[s.name.removeprefix(alias + ".")] = s.value
-            for key, dist in a.distributions.items():
-                extra[f"{key}_distribution"] = dict(dist)
+            for subject, dist in a.distributions.items():
+                extra[f"{subject}_distribution"] = dict(dist)
             out.append(
                 EvaluatorSummary(
                     alias=alias,
                     use=a.evaluator.name,
-                    family=_family(a.evaluator),
+                    family=a.evaluator.family,
                     scored=a.scored,
                     errors=a.errors,
                     headline_key=headline.source.key if headline and headline.source else None,
@@ -270,7 +301,3 @@ class Aggregator:
                 )
             )
         return out
-
-
-def _family(ev: Evaluator) -> str:
-    return str(getattr(ev, "family", "") or "")

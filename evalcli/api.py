@@ -12,7 +12,7 @@ from typing import Any
 from evalcli._version import __version__
 from evalcli.aggregate import Aggregator
 from evalcli.cache import CallCache
-from evalcli.config import LoadedConfig, Pricing, load_config
+from evalcli.config import LoadedConfig, load_config
 from evalcli.errors import ExitCode, RowError
 from evalcli.gates import check_gates
 from evalcli.judge.client import ClientPool, TranscriptWriter
@@ -151,6 +151,8 @@ def run(
         result = _execute(plan, agg, sink, progress, should_stop, write_files)
         if files is not None:
             files.finish(result)
+            if plan.loaded.config.output.html:
+                _write_html(plan, result)
     except BaseException:
         if files is not None:
             files.abort()
@@ -228,6 +230,16 @@ def _execute(
     return result
 
 
+def _write_html(plan: RunPlan, result: RunResult) -> None:
+    """report.html beside results.json; a failure to write it never fails the run."""
+    from evalcli.report import ReportError, write_report  # lazy: only runs that write files
+
+    try:
+        write_report(plan.output_dir)
+    except (ReportError, OSError) as exc:
+        result.warnings.append(f"report.html not written: {exc}")
+
+
 def _run_warnings(stats: RunStats) -> list[str]:
     """What went wrong during the run without making any row's result wrong."""
     out = []
@@ -266,7 +278,7 @@ def _usage(plan: RunPlan, agg: Aggregator) -> dict[str, Any]:
                     client.stats.prompt_tokens, client.stats.completion_tokens
                 )
     for b in plan.evaluators:
-        pricing = _pricing_of(b.evaluator)
+        pricing = b.evaluator.pricing
         tokens = per_eval.get(b.alias)
         if pricing is not None and tokens is not None:
             tokens["cost"] = pricing.cost(tokens["prompt_tokens"], tokens["completion_tokens"])
@@ -288,17 +300,6 @@ def _usage(plan: RunPlan, agg: Aggregator) -> dict[str, Any]:
     if costs:
         total["cost"] = sum(costs)
     return {"evaluators": per_eval, "clients": clients, "total": total}
-
-
-def _pricing_of(ev: Any) -> Pricing | None:
-    """The judge pricing of an evaluator (a composite's first priced member)."""
-    for e in (ev, *getattr(ev, "members", ())):
-        client = getattr(e, "client", None)
-        cfg = getattr(client, "cfg", None)
-        pricing = getattr(cfg, "pricing", None)
-        if isinstance(pricing, Pricing):
-            return pricing
-    return None
 
 
 def _never_produced(plan: RunPlan, metrics: dict[str, float | None]) -> str | None:
@@ -328,10 +329,10 @@ def _run_info(plan: RunPlan, started: datetime, duration: float, workers: int) -
     evaluators = {
         b.alias: EvaluatorRecord(
             use=b.use,
-            family=str(getattr(b.evaluator, "family", "")),
+            family=b.evaluator.family,
             params=plan.loaded.scrub(b.evaluator.describe_params()),
-            prompt_sha256=getattr(b.evaluator, "prompt_sha256", None),
-            judge=getattr(b.evaluator, "judge_label", None),
+            prompt_sha256=b.evaluator.prompt_sha256,
+            judge=b.evaluator.judge_label,
         )
         for b in plan.evaluators
     }

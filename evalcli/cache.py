@@ -3,7 +3,8 @@
 The key is the SHA-256 of the canonical JSON of everything that determines an answer (kind of
 call, provider or Content Safety operation, endpoint host, deployment/model or api-version,
 sampling parameters, messages or body, prompt file hash); each client builds its own (see their
-``cache_key`` methods). The ``kind`` column says which client stored an entry (``judge``,
+``cache_key`` methods), and :class:`evalcli.remote.endpoint.Endpoint` looks it up before a call
+and stores the answer after it. The ``kind`` column says which client stored an entry (``judge``,
 ``target``, ``content_safety``) for ``evalcli cache info``. Only successful answers are
 stored — including answers that later fail to parse, since parsing is deterministic — never
 errors. Each answer is committed as soon as it arrives, so a run that is killed can be run

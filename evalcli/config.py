@@ -2,11 +2,14 @@
 
 Every model forbids unknown keys; unknown keys and bad values are reported with the file,
 line and column they came from (see :mod:`evalcli.yamlsrc`) and a "did you mean" hint.
+
+Evaluator specs are validated here only as far as the core reads them (the envelope of
+:class:`EvaluatorConfig`); the keys each evaluator takes are validated by its own settings
+model when the plan is built (:func:`evalcli.evaluators.params.parse_params`).
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 import re
@@ -17,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -25,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from evalcli.config_errors import pydantic_to_config_error
 from evalcli.envref import (
     UnsetEnv,
     substitute_env,
@@ -32,15 +37,8 @@ from evalcli.envref import (
     with_unset_env,
 )
 from evalcli.errors import ConfigError
-from evalcli.safety.severity import (
-    HARM_NAMES,
-    SAFETY_NAMES,
-    band_name,
-    defect_level,
-    pass_level,
-)
-from evalcli.yamlsrc import Loc, SourceMap, load_yaml, parse_yaml
-from evalcli.yamlsrc import dotted as _dotted
+from evalcli.safety.severity import defect_level
+from evalcli.yamlsrc import SourceMap, load_yaml
 
 SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.IGNORECASE)
 
@@ -146,7 +144,6 @@ class SafetyConfig(_Model):
 
 #: Default time limit of one call of user code (a Python target, a code evaluator), seconds.
 USER_CODE_TIMEOUT_S = 60.0
-UserCodeTimeout = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 def _seconds_not_bool(value: Any) -> Any:
@@ -156,49 +153,34 @@ def _seconds_not_bool(value: Any) -> Any:
     return value
 
 
-class EvaluatorConfig(_Model):
-    """One entry under ``evaluators:`` (the alias is the mapping key)."""
+#: Seconds one call of user code may take.
+UserCodeTimeout = Annotated[
+    float, Field(gt=0, allow_inf_nan=False), BeforeValidator(_seconds_not_bool)
+]
+
+
+class EvaluatorConfig(BaseModel):
+    """One entry under ``evaluators:`` (the alias is the mapping key): the common envelope.
+
+    These keys are read by the core and mean the same for every evaluator. Every other key
+    of the entry (``threshold``, ``params``, ``backend``, ...) is the evaluator's own: it is
+    kept in ``model_extra`` and validated by the evaluator's settings model when the plan
+    is built, so that plugins declare their keys the way built-ins do.
+
+    Attributes:
+        use: The evaluator's registered name (default: the alias).
+        columns: Where its inputs come from (overrides the run-level ``columns``).
+        aggregation: How numeric per-turn results of a conversation combine (default: the
+            evaluator's own way).
+        eval_last_turn: Evaluate only a conversation's last turn.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     use: str | None = None
-    threshold: float | dict[str, float] | None = None
     columns: dict[str, str] = Field(default_factory=dict)
-    params: dict[str, Any] = Field(default_factory=dict)
-    judge: JudgeConfig | None = None
-    backend: SafetyBackend | None = None
-    defect_threshold: int | None = None
     aggregation: Literal["mean", "max", "min"] | None = None
     eval_last_turn: bool = False
-    prompt: str | None = None
-    function: str | None = None
-    # Code evaluators only: the keys the callable returns, optionally with their direction.
-    outputs: list[str] | dict[str, Literal["higher", "lower"]] | None = None
-    # Code evaluators only: seconds one call may take (None: USER_CODE_TIMEOUT_S).
-    timeout_s: UserCodeTimeout | None = None
-    _timeout_not_bool = field_validator("timeout_s", mode="before")(_seconds_not_bool)
-
-    @field_validator("threshold", mode="before")
-    @classmethod
-    def _no_bool_threshold(cls, value: Any) -> Any:
-        # YAML `yes`/`true` would otherwise silently become 1.0.
-        if isinstance(value, bool):
-            raise ValueError("must be a number, not a boolean")
-        if isinstance(value, str):
-            # Severity labels ("Low") are read as the band's upper bound; _validate() has
-            # already refused them for evaluators that are not on the severity scale.
-            if band_name(value) is None:
-                raise ValueError(f"must be a number, got the text {value!r}")
-            return pass_level(value)
-        if isinstance(value, dict):
-            return {
-                k: pass_level(v) if isinstance(v, str) and band_name(v) else v
-                for k, v in value.items()
-            }
-        return value
-
-    @field_validator("defect_threshold", mode="before")
-    @classmethod
-    def _severity_level(cls, value: Any) -> Any:
-        return None if value is None else defect_level(value)
 
 
 class CacheConfig(_Model):
@@ -220,6 +202,8 @@ class OutputConfig(_Model):
     """Where results go."""
 
     dir: Path | None = None
+    #: Write the self-contained report.html beside results.json (see evalcli.report).
+    html: bool = True
 
 
 class GateConfig(_Model):
@@ -283,7 +267,6 @@ class PythonTargetConfig(_Model):
     inputs: dict[str, str] = Field(default_factory=dict)
     concurrency: Annotated[int, Field(ge=1, le=1024)] | None = None
     timeout_s: UserCodeTimeout = USER_CODE_TIMEOUT_S
-    _timeout_not_bool = field_validator("timeout_s", mode="before")(_seconds_not_bool)
 
 
 TargetConfig = Annotated[
@@ -390,14 +373,6 @@ def load_config(
     return _validate(data, smap, hashlib.sha256(raw).hexdigest(), env, allow_unset)
 
 
-def config_from_text(
-    text: str, path: Path, *, env: Mapping[str, str] | None = None, allow_unset: bool = False
-) -> LoadedConfig:
-    """Like :func:`load_config` for YAML text that claims to live at ``path``."""
-    data, smap = parse_yaml(text, path)
-    return _validate(data, smap, hashlib.sha256(text.encode()).hexdigest(), env, allow_unset)
-
-
 def _validate(
     data: Any, smap: SourceMap, sha: str, env: Mapping[str, str] | None, allow_unset: bool
 ) -> LoadedConfig:
@@ -412,207 +387,11 @@ def _validate(
     unset: list[UnsetEnv] = []
     data = substitute_env(data, (), smap, os.environ if env is None else env, used, unset)
     try:
-        _check_safety_keys(data, smap)
-        try:
-            cfg = RunConfig.model_validate(data)
-        except ValidationError as exc:
-            raise pydantic_to_config_error(exc, smap, RunConfig) from None
-    except ConfigError as exc:
-        raise with_unset_env(exc, unset) from None
+        cfg = RunConfig.model_validate(data)
+    except ValidationError as exc:
+        error = pydantic_to_config_error(exc, smap, RunConfig)
+        raise with_unset_env(error, unset) from None
     if unset and not allow_unset:
         raise unset_env_error(unset)
     secrets = frozenset(v for k, v in used.items() if SECRET_NAME.search(k) and len(v) >= 6)
     return LoadedConfig(cfg, smap.path, smap, sha, secrets, tuple(unset))
-
-
-def _check_safety_keys(data: dict[str, Any], smap: SourceMap) -> None:
-    """Refuse safety-only evaluator keys on evaluators that would silently ignore them.
-
-    Runs on the raw data because pydantic turns a severity label into a number: after
-    validation ``threshold: Low`` on ``relevance`` would look like a valid ``3.0``.
-    """
-    evaluators = data.get("evaluators")
-    if not isinstance(evaluators, dict):
-        return
-    for alias, spec in evaluators.items():
-        if not isinstance(spec, dict):
-            continue
-        use = spec.get("use") or alias
-        if not isinstance(use, str):
-            continue
-        threshold = spec.get("threshold")
-        values = threshold.values() if isinstance(threshold, dict) else [threshold]
-        if use not in HARM_NAMES and any(isinstance(v, str) and band_name(v) for v in values):
-            raise ConfigError(
-                f"evaluators.{alias}.threshold must be a number: severity labels apply only "
-                f"to {', '.join(HARM_NAMES)}",
-                where=smap.where(("evaluators", alias, "threshold")),
-            )
-        if "defect_threshold" in spec and use not in HARM_NAMES:
-            raise ConfigError(
-                f"evaluators.{alias}.defect_threshold applies only to {', '.join(HARM_NAMES)}",
-                where=smap.where(("evaluators", alias, "defect_threshold"), key=True),
-            )
-        for key in ("function", "outputs", "timeout_s"):
-            if key in spec and use != "code":
-                raise ConfigError(
-                    f"evaluators.{alias}.{key} applies only to code evaluators (use: code)",
-                    where=smap.where(("evaluators", alias, key), key=True),
-                )
-        if "backend" in spec and use not in SAFETY_NAMES:
-            raise ConfigError(
-                f"evaluators.{alias}.backend applies only to the risk and safety evaluators "
-                f"({', '.join(SAFETY_NAMES)})",
-                where=smap.where(("evaluators", alias, "backend"), key=True),
-            )
-
-
-def did_you_mean(word: str, options: list[str] | tuple[str, ...] | set[str]) -> str | None:
-    """A ``did you mean ...?`` hint, or None when nothing is close."""
-    close = difflib.get_close_matches(word, sorted(options), n=3, cutoff=0.6)
-    if not close:
-        return None
-    return "did you mean " + " or ".join(repr(c) for c in close) + "?"
-
-
-_TARGET_TAGS = {"http", "chat", "python"}
-
-_TYPE_WORDS = {
-    "float_parsing": "a number",
-    "float_type": "a number",
-    "finite_number": "a finite number",
-    "int_parsing": "a whole number",
-    "int_type": "a whole number",
-    "int_from_float": "a whole number",
-    "bool_parsing": "true or false",
-    "bool_type": "true or false",
-    "string_type": "text",
-    "dict_type": "a mapping (key: value)",
-    "list_type": "a list",
-    "model_type": "a mapping (key: value)",
-    "model_attributes_type": "a mapping (key: value)",
-}
-
-
-def pydantic_to_config_error(
-    exc: ValidationError, smap: SourceMap, model: type[BaseModel], prefix: Loc = ()
-) -> ConfigError:
-    """Turn the first pydantic error into one readable :class:`ConfigError`."""
-    errors = exc.errors(include_input=False, include_url=False)
-    err = errors[0]
-    raw_loc = [p for p in err["loc"] if not _is_union_tag(p)]
-    # Discriminated unions (target: http | chat | python) add the tag to the location.
-    raw_loc = [
-        p
-        for i, p in enumerate(raw_loc)
-        if not (i > 0 and raw_loc[i - 1] == "target" and p in _TARGET_TAGS)
-    ]
-    loc: Loc = (*prefix, *raw_loc)
-    etype = err["type"]
-    key = _dotted(loc)
-    more = (
-        f" ({len(errors) - 1} more problem{'s' if len(errors) > 2 else ''} after this one)"
-        if len(errors) > 1
-        else ""
-    )
-    if etype == "extra_forbidden":
-        allowed = _allowed_keys(model, tuple(err["loc"][:-1]))
-        hint = did_you_mean(str(loc[-1]), allowed) if allowed else None
-        if allowed and not hint:
-            hint = "allowed keys: " + ", ".join(sorted(allowed))
-        return ConfigError(f"unknown key {key!r}{more}", where=smap.where(loc, key=True), hint=hint)
-    if etype == "missing":
-        return ConfigError(f"missing required key {key!r}{more}", where=smap.where(loc[:-1]))
-    if etype == "union_tag_invalid":
-        ctx = err.get("ctx", {})
-        return ConfigError(
-            f"{_dotted(loc)}.{ctx.get('discriminator', 'type').strip(chr(39))} must be one of "
-            f"{ctx.get('expected_tags', '')}, got {ctx.get('tag')!r}{more}",
-            where=smap.where((*loc, "type")),
-        )
-    if etype == "union_tag_not_found":
-        return ConfigError(f"{key} needs 'type'{more}", where=smap.where(loc))
-    if etype in _TYPE_WORDS:
-        msg = f"{key} must be {_TYPE_WORDS[etype]}"
-    elif etype == "literal_error":
-        expected = err.get("ctx", {}).get("expected", "")
-        msg = f"{key} must be one of {expected}"
-    elif etype in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        msg = f"{key}: {err['msg'].lower()}"
-    else:
-        text = err["msg"]
-        text = text.removeprefix("Value error, ")
-        if not loc:
-            msg = text
-        elif text.startswith("must "):
-            msg = f"{key} {text}"
-        else:
-            msg = f"{key}: {text}"
-    return ConfigError(msg + more, where=smap.where(loc))
-
-
-def _is_union_tag(part: str | int) -> bool:
-    # pydantic inserts the union member's type name into loc ("float", "dict[str,float]").
-    return isinstance(part, str) and (
-        part in {"float", "int", "str", "bool", "function-after"}
-        or "[" in part
-        or part.startswith("function-")
-    )
-
-
-def _allowed_keys(model: type[BaseModel], loc: Loc) -> set[str]:
-    """Field names of the (nested) model that ``loc`` points into."""
-    current: Any = model
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        members = _union_models(current)
-        if len(members) > 1:
-            # A discriminated union: pydantic put the member's tag into the location.
-            chosen = [m for m in members if part in _literal_tags(m)]
-            if chosen:
-                current = chosen[0]
-                continue
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(str(part))
-            if field is None:
-                # A dict field: the key is an arbitrary name (an evaluator alias, say).
-                continue
-            current = field.annotation
-        else:
-            current = _unwrap(current)
-    members = _union_models(current)
-    if len(members) == 1:
-        return set(members[0].model_fields)
-    return set()
-
-
-def _union_models(annotation: Any) -> list[type[BaseModel]]:
-    """The BaseModel classes an annotation may hold (through Optional/Annotated/unions)."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    out: list[type[BaseModel]] = []
-    for arg in getattr(annotation, "__args__", ()) or ():
-        out += _union_models(arg)
-    origin_meta = getattr(annotation, "__origin__", None)
-    if origin_meta is not None and not out:
-        out += _union_models(origin_meta)
-    return out
-
-
-def _literal_tags(model: type[BaseModel]) -> tuple[Any, ...]:
-    field = model.model_fields.get("type")
-    return tuple(getattr(field.annotation, "__args__", ())) if field is not None else ()
-
-
-def _unwrap(annotation: Any) -> Any:
-    """Find the BaseModel inside Optional[...], list[...], dict[str, ...] annotations."""
-    args = getattr(annotation, "__args__", None)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if args:
-        for arg in reversed(args):
-            found = _unwrap(arg)
-            if isinstance(found, type) and issubclass(found, BaseModel):
-                return found
-    return annotation

@@ -8,26 +8,26 @@ messages. System and tool messages are skipped; consecutive user messages are jo
 trailing user message that got no answer, and an assistant message with no question before
 it, form no turn.
 
-Per-turn results combine into one row result: numeric scores by the evaluator's aggregation
-(mean for quality, max for safety; ``aggregation:`` in the spec overrides it), token counts
-summed, pass/fail recomputed from the aggregated score, texts taken from the last turn. The row
-also gets ``evaluation_per_turn`` = ``{key: [value per turn]}``.
+Per-turn results combine into one row result the evaluator's way
+(:meth:`~evalcli.evaluators.base.Evaluator.combine_turns`: the mean of scores by default, the
+worst turn for safety evaluators); ``aggregation:`` in the spec forces mean, max or min key
+by key (see :mod:`evalcli.evaluators.turns`). The row also gets ``evaluation_per_turn`` =
+``{key: [value per turn]}``.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from evalcli.errors import RemoteError, RowError
-from evalcli.evaluators.base import Evaluator, OutputField, Outputs, Role
+from evalcli.evaluators.base import Evaluator, Outputs
 from evalcli.evaluators.context import EvalContext
+from evalcli.evaluators.turns import Aggregation, aggregate_turns
 
 PER_TURN_KEY = "evaluation_per_turn"
 TURN_INPUTS = frozenset({"query", "response", "context", "ground_truth", "images"})
-Aggregation = Literal["mean", "max", "min"]
 
 
 @dataclass
@@ -165,80 +165,12 @@ def evaluate_conversation(
 
 def combine(ev: Evaluator, turns: Sequence[Outputs], aggregation: Aggregation | None) -> Outputs:
     """One row result from per-turn results, plus ``evaluation_per_turn``."""
-    combiner = getattr(ev, "combine_turns", None)
-    if aggregation is None and callable(combiner):
-        combined: Outputs = dict(combiner(turns))  # the evaluator knows best (e.g. worst turn)
+    if aggregation is None:
+        combined: Outputs = dict(ev.combine_turns(turns))  # the evaluator knows best
     else:
-        default: Aggregation = getattr(ev, "conversation_aggregation", "mean")
-        how: Aggregation = aggregation or default
-        combined = _aggregate(ev.outputs, turns, how)
+        combined = aggregate_turns(ev.outputs, turns, aggregation)
     keys: list[str] = []
     for t in turns:
         keys += [k for k in t if k not in keys]
     combined[PER_TURN_KEY] = {k: [t.get(k) for t in turns] for k in keys}
     return combined
-
-
-def _aggregate(
-    fields: Sequence[OutputField], turns: Sequence[Outputs], how: Aggregation
-) -> Outputs:
-    last = dict(turns[-1])
-    by_key = {f.key: f for f in fields}
-    out: Outputs = dict(last)
-    picks: dict[str, Callable[[list[float]], float]] = {
-        "mean": statistics.fmean,
-        "max": max,
-        "min": min,
-    }
-    pick = picks[how]
-    for key, f in by_key.items():
-        values: list[Any] = [t[key] for t in turns if t.get(key) is not None]
-        if not values:
-            continue
-        if f.role in (Role.PROMPT_TOKENS, Role.COMPLETION_TOKENS):
-            out[key] = sum(int(v) for v in values)
-        elif f.role in (Role.SCORE, Role.SEVERITY) and all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in values
-        ):
-            agg = pick([float(v) for v in values])
-            out[key] = int(agg) if how != "mean" and float(agg).is_integer() else agg
-        elif f.role is Role.LABEL and all(isinstance(v, bool) for v in values):
-            # A problem in any turn is a problem; "good" labels must hold in every turn.
-            out[key] = all(values) if f.label_metric == "passing_rate" else any(values)
-    # Severity labels follow the aggregated severity (floored for a mean), not the last turn.
-    for f in fields:
-        if f.role is not Role.SEVERITY_LABEL:
-            continue
-        severity = next(
-            (
-                out.get(g.key)
-                for g in fields
-                if g.role is Role.SEVERITY and g.metric_stem == f.metric_stem
-            ),
-            None,
-        )
-        if isinstance(severity, int | float) and not isinstance(severity, bool):
-            from evalcli.safety.severity import severity_label
-
-            out[f.key] = severity_label(int(severity))
-    # Pass/fail follows the aggregated score, not the last turn.
-    for f in fields:
-        if f.role is not Role.RESULT:
-            continue
-        score_field = next(
-            (
-                g
-                for g in fields
-                if g.role in (Role.SCORE, Role.SEVERITY) and g.metric_stem == f.metric_stem
-            ),
-            None,
-        )
-        threshold = out.get(f"{f.metric_stem}_threshold")
-        if score_field is None or not isinstance(threshold, int | float):
-            continue
-        score = out.get(score_field.key)
-        if isinstance(score, int | float):
-            higher = score_field.higher_is_better is not False and score_field.role is Role.SCORE
-            ok = score >= threshold if higher else score <= threshold
-            out[f.key] = "pass" if ok else "fail"
-    return out

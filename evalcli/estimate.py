@@ -230,10 +230,11 @@ def _count_evaluation(
             _count_content_safety(est, ev, inputs, response_known, f"{line}:{turn}", cache)
         return images
     if not isinstance(ev, JudgedEvaluator):
-        # Code evaluators run in the io pool too, but make no calls evalcli could count.
-        if ev.execution != "cpu" and getattr(ev, "remote_calls", True):
+        # Calls evalcli cannot see into: what the evaluator declares (none for code ones).
+        calls = ev.remote_calls_per_row * len(inputs_list)
+        if calls:
             label = f"{ev.name} (non-judge remote calls)"
-            est.other_calls[label] = est.other_calls.get(label, 0) + len(inputs_list)
+            est.other_calls[label] = est.other_calls.get(label, 0) + calls
         return images
     bound = _bound(est, ev.client)
     for inputs in inputs_list:

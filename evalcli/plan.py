@@ -14,15 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from evalcli.aggregate import metric_specs
-from evalcli.config import EvaluatorConfig, JudgeConfig, LoadedConfig, did_you_mean
+from evalcli.config import EvaluatorConfig, LoadedConfig
 from evalcli.conversation import TURN_INPUTS, supports_conversation
 from evalcli.dataset import Dataset, DatasetScan
 from evalcli.envref import ENV_REF, unset_env_error, with_unset_env
 from evalcli.errors import ConfigError, MappingError, ResourceError, UsageError
 from evalcli.evaluators.base import Evaluator
 from evalcli.evaluators.context import BuildContext
+from evalcli.evaluators.params import parse_params
 from evalcli.mapping import Ref, parse_ref
 from evalcli.registry import Registry, default_registry
+from evalcli.suggest import did_you_mean
 from evalcli.targets.base import Target
 
 
@@ -122,11 +124,8 @@ def _build_plan(
     pool = ClientPool(concurrency=opts.concurrency or cfg.run.concurrency)
     services: dict[str, Any] = {"clients": pool}
 
-    def judge_for(alias: str) -> JudgeConfig | None:
-        spec = cfg.evaluators[alias]
-        return spec.judge or cfg.judge
-
-    # 1. Evaluators: names and params (cheap, and the most common mistakes).
+    # 1. Evaluators: names and settings (cheap, and the most common mistakes). Each one's own
+    # keys are validated by the settings model its declaration names, then it is built.
     built: list[tuple[str, EvaluatorConfig, Evaluator, str]] = []
     build_warnings: list[str] = []  # said once each by validate and run, never fatal
     for alias, spec in cfg.evaluators.items():
@@ -137,9 +136,10 @@ def _build_plan(
             if spec.use
             else loaded.where("evaluators", alias, key=True),
         )
-        ctx = BuildContext(loaded, alias, judge_for, services, build_warnings)
-        ev = info.factory(alias, spec, ctx)
-        ev.family = info.family  # type: ignore[attr-defined]  # informational tag for summaries
+        params = parse_params(info, alias, spec, loaded, reg)
+        ctx = BuildContext(loaded, alias, services, build_warnings)
+        ev = info.factory(alias, params, ctx)
+        ev.family = str(info.family)
         built.append((alias, spec, ev, use))
 
     # 2. Local resources, before reading a possibly huge dataset.
@@ -201,9 +201,7 @@ def _build_plan(
     metric_names = [s.name for b in bound for s in metric_specs(b.evaluator)]
     # Code evaluators returning undeclared dicts make metrics known only at run time; a gate
     # on one is checked when the run ends (exit 3 if its key never appeared).
-    open_prefixes = tuple(
-        f"{b.alias}." for b in bound if getattr(b.evaluator, "open_outputs", False)
-    )
+    open_prefixes = tuple(f"{b.alias}." for b in bound if b.evaluator.open_outputs)
     for i, gate in enumerate(cfg.gates):
         if gate.metric not in metric_names and not gate.metric.startswith(open_prefixes):
             hint = did_you_mean(

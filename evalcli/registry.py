@@ -1,27 +1,45 @@
 """The evaluator registry: one registration path for built-ins and plugins.
 
 A plugin distribution declares an entry point in the group ``evalcli.evaluators`` whose
-object is a function ``register(registry: Registry) -> None``. Built-ins are registered by
-:func:`evalcli.evaluators.builtins.register` through exactly the same call. A plugin that
-fails to load becomes a warning naming its distribution, never a crash.
+object is a function ``register(registry: Registry) -> None`` that adds declarations
+(:class:`~evalcli.evaluators.declaration.EvaluatorInfo`). Built-ins are added by
+:func:`evalcli.evaluators.builtins.register` through the very same call
+(:meth:`Registry.run_hook`), and every declaration goes through the same checks in
+:meth:`Registry.add`.
+
+Only *finding* the hooks differs: plugins are found through their entry points, the
+built-in hook is called directly. evalcli declares no entry point for itself, so that its
+own evaluators never depend on installed metadata (a source checkout or a stale editable
+install would otherwise have none) and load even when plugins are switched off.
+
+``EVALCLI_PLUGINS`` chooses which plugins load: unset, all of them; ``none`` (or empty), none;
+otherwise a comma-separated allow-list of distribution names. A plugin that fails to load
+becomes a warning naming its distribution, never a crash.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from importlib import metadata
 
+from pydantic import BaseModel
+
 from evalcli.errors import ConfigError
-from evalcli.evaluators.base import EvaluatorInfo
+from evalcli.evaluators.declaration import EvaluatorInfo, EvaluatorParams
+from evalcli.suggest import did_you_mean
 
 ENTRY_POINT_GROUP = "evalcli.evaluators"
+PLUGINS_ENV = "EVALCLI_PLUGINS"
 
 RegisterHook = Callable[["Registry"], None]
 
 
 class Registry:
-    """Named evaluator entries (:class:`EvaluatorInfo`)."""
+    """Named evaluator declarations (:class:`EvaluatorInfo`)."""
 
     def __init__(self) -> None:
         self._entries: dict[str, EvaluatorInfo] = {}
@@ -30,10 +48,13 @@ class Registry:
         self._version = ""
 
     def add(self, info: EvaluatorInfo) -> None:
-        """Register an evaluator; a plugin may not silently replace an existing name."""
-        if self._source != "builtin" or self._version:
-            from dataclasses import replace
+        """Register a declaration; a plugin may not silently replace an existing name.
 
+        Raises:
+            TypeError: the declaration is malformed (a plugin's is reported as a warning).
+        """
+        _check_declaration(info)
+        if self._source != "builtin" or self._version:
             info = replace(info, source=self._source, version=info.version or self._version)
         existing = self._entries.get(info.name)
         if existing is not None:
@@ -53,12 +74,13 @@ class Registry:
         info = self._entries.get(name)
         if info is not None:
             return info
-        import difflib
-
-        close = difflib.get_close_matches(name, list(self._entries), n=3, cutoff=0.5)
-        hint = ("did you mean " + " or ".join(repr(c) for c in close) + "?") if close else None
+        hint = did_you_mean(name, self._entries)
         hint = (hint + " " if hint else "") + "`evalcli list-evaluators` shows them all"
         raise ConfigError(f"unknown evaluator {name!r}", where=where, hint=hint)
+
+    def takers(self, key: str) -> list[str]:
+        """Names of the evaluators whose settings include ``key`` (for error messages)."""
+        return [i.name for i in self if key in i.params_model.model_fields]
 
     def __iter__(self) -> Iterator[EvaluatorInfo]:
         return iter(sorted(self._entries.values(), key=lambda i: (i.family, i.name)))
@@ -76,12 +98,24 @@ class Registry:
             self._source, self._version = saved
 
 
+def _check_declaration(info: EvaluatorInfo) -> None:
+    if not isinstance(info, EvaluatorInfo):
+        raise TypeError(f"expected an EvaluatorInfo, got {type(info).__name__}")
+    model = info.params_model
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise TypeError(f"{info.name}: params_model must be a pydantic model class")
+    if not issubclass(model, EvaluatorParams):
+        raise TypeError(f"{info.name}: params_model must subclass EvaluatorParams")
+    if not callable(info.factory):
+        raise TypeError(f"{info.name}: factory is not callable")
+
+
 _lock = threading.Lock()
 _default: Registry | None = None
 
 
 def default_registry(*, plugins: bool = True) -> Registry:
-    """Built-in evaluators plus installed plugins (loaded once per process)."""
+    """Built-in evaluators plus the plugins ``EVALCLI_PLUGINS`` allows (loaded once)."""
     global _default
     with _lock:
         if _default is None:
@@ -91,7 +125,7 @@ def default_registry(*, plugins: bool = True) -> Registry:
 
             reg.run_hook(register_builtins, source="builtin", version=__version__)
             if plugins:
-                load_plugins(reg)
+                load_plugins(reg, plugin_filter(os.environ.get(PLUGINS_ENV)))
             _default = reg
         return _default
 
@@ -103,13 +137,37 @@ def reset_default_registry() -> None:
         _default = None
 
 
-def load_plugins(reg: Registry) -> None:
-    """Run every ``evalcli.evaluators`` entry point except our own built-ins."""
+def normalize(name: str) -> str:
+    """A distribution name as packaging compares them (``Evalcli_Plugin.Demo`` ->
+    ``evalcli-plugin-demo``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def plugin_filter(setting: str | None) -> frozenset[str] | None:
+    """The distributions ``EVALCLI_PLUGINS`` allows: None for all, else their names."""
+    if setting is None:
+        return None
+    names = [normalize(n.strip()) for n in setting.split(",") if n.strip()]
+    if not names or names == ["none"]:
+        return frozenset()
+    return frozenset(names)
+
+
+def load_plugins(reg: Registry, allowed: frozenset[str] | None = None) -> None:
+    """Run the ``evalcli.evaluators`` entry points of the allowed distributions.
+
+    Args:
+        allowed: Normalized distribution names to load; None loads every plugin.
+    """
+    seen: set[str] = set()
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = ep.dist.name if ep.dist is not None else "unknown distribution"
         version = ep.dist.version if ep.dist is not None else ""
-        if dist == "evalcli":
-            continue  # built-ins were registered above through the same hook
+        if normalize(dist) == "evalcli":
+            continue  # metadata of an older evalcli that declared its built-ins here
+        seen.add(normalize(dist))
+        if allowed is not None and normalize(dist) not in allowed:
+            continue
         try:
             hook = ep.load()
             if not callable(hook):
@@ -120,3 +178,5 @@ def load_plugins(reg: Registry) -> None:
                 f"plugin {dist} {version} failed to load ({ep.name} = {ep.value}): "
                 f"{type(exc).__name__}: {exc}"
             )
+    for name in sorted((allowed or frozenset()) - seen):
+        reg.warnings.append(f"{PLUGINS_ENV} names {name!r}, which is not an installed plugin")

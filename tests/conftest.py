@@ -17,8 +17,11 @@ from typer.testing import CliRunner
 
 REPO = Path(__file__).resolve().parent.parent
 
-_CLEARED_PREFIXES = ("OPENAI_", "AZURE_", "EVALCLI_")
+# GITHUB_*/TF_BUILD: run inside a CI job, evalcli would append to the job's real step summary
+# and print annotations (tests set them explicitly, pointing at files under tmp_path).
+_CLEARED_PREFIXES = ("OPENAI_", "AZURE_", "EVALCLI_", "GITHUB_")
 _CLEARED_NAMES = {
+    "TF_BUILD",
     "HTTP_PROXY",
     "HTTPS_PROXY",
     "ALL_PROXY",
@@ -34,11 +37,13 @@ _CLEARED_NAMES = {
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No real credentials or proxies leak into tests; stable terminal width for tables;
     each test runs in its own directory (so the default call cache, .evalcli/cache.db under
-    the working directory, is never shared between tests)."""
+    the working directory, is never shared between tests); no installed plugin changes what
+    evalcli offers (a test that installs one opts in with EVALCLI_PLUGINS=<its name>)."""
     monkeypatch.chdir(tmp_path)
     for name in list(os.environ):
         if name.startswith(_CLEARED_PREFIXES) or name in _CLEARED_NAMES:
             monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("EVALCLI_PLUGINS", "none")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
 

@@ -1,9 +1,7 @@
-"""Custom evaluators (code and prompt), plugins and ``list-evaluators``.
+"""Custom evaluators (code and prompt) and ``list-evaluators`` (plugins: test_plugins.py).
 
 Code evaluators are real files and packages written into the test's directory; prompt
-evaluators are judged by the loopback stub server (the real ``openai`` client runs); the
-plugin is a real distribution (tests/plugin_dist) installed with pip into a temporary
-directory and discovered through its entry point by a separate ``evalcli`` process.
+evaluators are judged by the loopback stub server (the real ``openai`` client runs).
 """
 
 from __future__ import annotations
@@ -25,7 +23,7 @@ from typer.testing import CliRunner
 
 from evalcli.cli import app
 from evalcli.testing.stub_server import Reply, StubRequest, StubServer
-from tests.conftest import REPO, MakeConfig, write_jsonl
+from tests.conftest import REPO, MakeConfig
 
 KEY = "sk-test-custom-0123456789"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "prompts"
@@ -1024,115 +1022,6 @@ def test_list_evaluators_reports_a_broken_config_evaluator(
     )
     res = cli.invoke(app, ["list-evaluators", "--config", str(cfg)])
     assert res.exit_code == 2 and "evaluator function file not found" in res.stderr
-
-
-# -- plugins --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """tests/plugin_dist installed by pip into a private directory (no network, no venv change)."""
-    target = tmp_path_factory.mktemp("plugin_site")
-    build = tmp_path_factory.mktemp("plugin_src") / "plugin_dist"
-    shutil.copytree(REPO / "tests" / "plugin_dist", build)  # pip may write build files
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            "--no-build-isolation",  # hatchling comes from the dev venv: nothing downloaded
-            "--disable-pip-version-check",
-            "--target",
-            str(target),
-            str(build),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert (target / "evalcli_plugin_demo-0.3.1.dist-info" / "entry_points.txt").is_file()
-    return target
-
-
-def evalcli(*args: str, site: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(PYTHONPATH=str(site), NO_COLOR="1", COLUMNS="200")
-    return subprocess.run(
-        [EVALCLI, *args], capture_output=True, text=True, timeout=60, env=env, cwd=cwd, check=False
-    )
-
-
-def test_installed_plugin_is_discovered_and_runs(plugin_site: Path, tmp_path: Path) -> None:
-    proc = evalcli("list-evaluators", "--json", site=plugin_site, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == ""
-    rows = {r["name"]: r for r in json.loads(proc.stdout)}
-    plugin = rows["exclamation_count"]
-    assert plugin["source"] == "plugin:evalcli-plugin-demo" and plugin["version"] == "0.3.1"
-    assert plugin["inputs"] == ["response"] and plugin["default_threshold"] == 1.0
-    assert rows["bleu"]["source"] == "builtin"
-
-    write_jsonl(
-        tmp_path / "data.jsonl",
-        [{"response": "Hi!"}, {"response": "Wow!!! Great!!"}, {"response": "Fine."}],
-    )
-    write(
-        tmp_path / "eval.yaml",
-        """
-        dataset: {path: data.jsonl}
-        evaluators:
-          shouting: {use: exclamation_count, threshold: 2}
-        output: {dir: out}
-        gates:
-          - {metric: shouting.pass_rate, min: 0.5}
-        """,
-    )
-    proc = evalcli("run", "eval.yaml", "-q", site=plugin_site, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    data = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert [r["outputs.shouting.exclamation_count"] for r in data["rows"]] == [1, 5, 0]
-    assert data["metrics"]["shouting.pass_rate"] == pytest.approx(2 / 3)
-    assert data["run"]["evaluators"]["shouting"]["family"] == "custom"
-
-
-def test_broken_plugin_is_a_warning_naming_the_distribution(
-    cli: CliRunner, make_config: MakeConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    site = tmp_path / "site"
-    write(site / "evalcli_broken_demo.py", 'raise RuntimeError("plugin exploded on import")\n')
-    dist = site / "evalcli_broken_demo-9.9.dist-info"
-    write(dist / "METADATA", "Metadata-Version: 2.1\nName: evalcli-broken-demo\nVersion: 9.9\n")
-    write(
-        dist / "entry_points.txt", "[evalcli.evaluators]\nbroken = evalcli_broken_demo:register\n"
-    )
-    monkeypatch.syspath_prepend(str(site))
-
-    res = cli.invoke(app, ["list-evaluators", "--json"])
-    assert res.exit_code == 0, res.stderr
-    assert "warning: plugin evalcli-broken-demo 9.9 failed to load" in res.stderr
-    assert "RuntimeError: plugin exploded on import" in res.stderr
-    assert "bleu" in {r["name"] for r in json.loads(res.stdout)}
-
-    cfg = make_config(
-        """
-        dataset: {path: data.jsonl}
-        evaluators:
-          f1_score: {}
-        output: {dir: out}
-        """,
-        [{"response": "a b", "ground_truth": "a b"}],
-    )
-    for cmd in (["validate", str(cfg)], ["run", str(cfg), "-q"]):
-        res = cli.invoke(app, cmd)
-        assert res.exit_code == 0, res.stderr
-        assert "warning: plugin evalcli-broken-demo 9.9 failed to load" in res.stderr, cmd
-    assert results(cfg)["metrics"]["f1_score.f1_score"] == 1.0
 
 
 def test_secret_params_are_scrubbed_from_run_metadata(

@@ -39,7 +39,8 @@ LABELS = {
     "protected_material": {"query", "response"},
     "groundedness_pro": {"query", "response", "context"},
 }
-ALL_BUILTINS = sorted([*QUALITY, *SAFETY, *LABELS])
+AGENTS = ("intent_resolution", "task_adherence", "tool_call_accuracy")  # tests/test_agents.py
+ALL_BUILTINS = sorted([*QUALITY, *SAFETY, *LABELS, *AGENTS, "guidelines"])
 
 HEADER = """---
 name: test

@@ -312,3 +312,20 @@ def test_every_bundled_config_validates(cli: CliRunner, monkeypatch: pytest.Monk
     for cfg in configs:
         res = cli.invoke(app, ["validate", str(cfg)])
         assert res.exit_code == 0, (cfg, res.stderr)
+
+
+def test_every_run_writes_report_html_unless_turned_off(
+    cli: CliRunner, make_config: MakeConfig, tmp_path: Path
+) -> None:
+    cfg = make_config(BASIC_CONFIG, QA_ROWS)
+    res = cli.invoke(app, ["run", str(cfg), "-q"])
+    assert res.exit_code == 0, res.stderr
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "Content-Security-Policy" in page and "f1_score" in page
+    assert "report.html" in res.stderr  # the results line names it
+    off = make_config(BASIC_CONFIG.replace("dir: out", "dir: out2\n      html: false"), QA_ROWS)
+    res = cli.invoke(app, ["run", str(off), "-q"])
+    assert res.exit_code == 0, res.stderr
+    assert (tmp_path / "out2" / "results.json").is_file()
+    assert not (tmp_path / "out2" / "report.html").exists()
+    assert "report.html" not in res.stderr

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from evalcli.cli import app
 from evalcli.config import SafetyConfig
+from evalcli.conversation import combine
 from evalcli.errors import RemoteError, RowError
 from evalcli.evaluators.safety import (
     HARMS_BY_NAME,
@@ -732,8 +733,10 @@ def test_conversation_turns_combine_to_the_worst() -> None:
         threshold=3,
         defect_threshold=4,
     )
-    assert ev.conversation_aggregation == "max"
     turns = [harm_outputs("violence", s, f"turn {i}", 3) for i, s in enumerate([1, 5, 2, 5])]
+    # Without `aggregation:` the core combines turns the evaluator's way: the worst (max)
+    # severity, where the default would average them (3.25).
+    assert combine(ev, turns, None)["violence_score"] == 5
     combined = ev.combine_turns(turns)
     assert combined["violence_score"] == 5 and combined["violence_reason"] == "turn 3"
     assert combined["violence"] == "Medium" and combined["violence_result"] == "fail"

@@ -57,7 +57,9 @@ def run_cmd(
     fmt: Annotated[
         str,
         typer.Option(
-            "--format", "-f", help="stdout format: table (Rich summary) or json (results.json)."
+            "--format",
+            "-f",
+            help="stdout format: table (Rich summary), json (results.json) or markdown.",
         ),
     ] = "table",
     limit: Annotated[
@@ -79,7 +81,9 @@ def run_cmd(
             "--workers", min=0, max=64, help="Processes for CPU-bound metrics (0 = in-process)."
         ),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress (bar or log lines).")
+    ] = False,
     save_transcripts: Annotated[
         Path | None,
         typer.Option("--save-transcripts", help="Write every judge request and answer (JSONL)."),
@@ -104,6 +108,22 @@ def run_cmd(
             help="With --estimate: assumed max tokens of each HTTP/Python target output.",
         ),
     ] = 1024,
+    junit: Annotated[
+        Path | None,
+        typer.Option("--junit", help="Also write a JUnit XML report here (gates, evaluators)."),
+    ] = None,
+    no_step_summary: Annotated[
+        bool,
+        typer.Option("--no-step-summary", help="Do not append a summary to $GITHUB_STEP_SUMMARY."),
+    ] = False,
+    artifact_name: Annotated[
+        str | None,
+        typer.Option(
+            "--artifact-name",
+            envvar="EVALCLI_ARTIFACT_NAME",
+            help="CI artifact (name or URL) holding the results, linked from the step summary.",
+        ),
+    ] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Run an evaluation and exit with a CI-friendly code."""
@@ -123,6 +143,9 @@ def run_cmd(
         workers=workers,
         quiet=quiet,
         debug=debug,
+        junit=junit,
+        step_summary=not no_step_summary,
+        artifact_name=artifact_name,
     )
 
 
@@ -170,8 +193,12 @@ def cache_clear(cache: CacheOpt = Path(".evalcli/cache.db")) -> None:
 def _mount_subcommands() -> None:
     from evalcli.cli.compare_cmd import register as register_compare
     from evalcli.cli.nltk_cmd import app as nltk_app
+    from evalcli.cli.report_cmd import register as register_report
+    from evalcli.cli.simulate_cmd import register as register_simulate
 
     register_compare(app)
+    register_report(app)
+    register_simulate(app)
     app.add_typer(cache_app, name="cache")
 
     app.add_typer(

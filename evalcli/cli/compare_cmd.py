@@ -188,4 +188,8 @@ def compare_command(
                 f"error: {plural(len(report.regressions), 'regression')}: "
                 + ", ".join(report.regressions)
             )
+            from evalcli.reporters.ci_annotations import emit, regression_annotations
+
+            # stdout is where CI runners read commands, unless it holds a json/markdown document
+            emit(regression_annotations(report), sys.stdout if fmt == "table" else sys.stderr)
         raise typer.Exit(1 if failed else 0)

@@ -24,7 +24,7 @@ def list_command(*, as_json: bool, config: Path | None) -> None:
                 "name": info.name,
                 "family": str(info.family),
                 "inputs": [i.name + ("" if i.required else "?") for i in info.inputs],
-                "outputs": list(info.outputs),
+                "outputs": list(info.output_keys),
                 "default_threshold": info.default_threshold,
                 "description": info.description,
                 "source": info.source,
@@ -49,8 +49,9 @@ def config_rows(config: Path) -> list[dict[str, Any]]:
     """
     from evalcli.config import load_config
     from evalcli.evaluators.context import BuildContext
-    from evalcli.evaluators.custom import describe_code
-    from evalcli.evaluators.custom_prompt import describe_prompt
+    from evalcli.evaluators.custom import CODE_EVALUATOR, describe_code
+    from evalcli.evaluators.custom_prompt import PROMPT_EVALUATOR, describe_prompt
+    from evalcli.evaluators.params import parse_params
 
     loaded = load_config(config, env=_EnvOrPlaceholder())
     rows: list[dict[str, Any]] = []
@@ -58,16 +59,22 @@ def config_rows(config: Path) -> list[dict[str, Any]]:
         use = spec.use or alias
         if use not in ("code", "prompt"):
             continue
-        describe = describe_code if use == "code" else describe_prompt
-        described = describe(alias, spec, BuildContext(loaded, alias))
-        what = spec.function if use == "code" else spec.prompt
+        info = CODE_EVALUATOR if use == "code" else PROMPT_EVALUATOR
+        params: Any = parse_params(info, alias, spec, loaded)
+        ctx = BuildContext(loaded, alias)
+        described = (
+            describe_code(alias, params, ctx)
+            if use == "code"
+            else describe_prompt(alias, params, ctx)
+        )
+        what = described.pop("what")
         rows.append(
             {
                 "name": alias,
                 "family": "custom",
                 "inputs": described.pop("inputs"),
                 "outputs": described.pop("outputs"),
-                "default_threshold": described.pop("default_threshold", spec.threshold),
+                "default_threshold": described.pop("default_threshold"),
                 "description": f"{use} evaluator: {what}",
                 "source": f"config:{config}",
                 "version": described.pop("version"),

@@ -8,9 +8,10 @@ from pathlib import Path
 import typer
 
 from evalcli.cli.boundary import eprint, error_boundary
-from evalcli.errors import ConfigError
+from evalcli.errors import ConfigError, ExitCode
 from evalcli.plan import RunPlan
 from evalcli.reporters.terminal import plural
+from evalcli.results import RunResult
 
 
 def run_command(
@@ -28,14 +29,20 @@ def run_command(
     cache: Path | None = None,
     estimate: bool = False,
     target_tokens: int = 1024,
+    junit: Path | None = None,
+    step_summary: bool = True,
+    artifact_name: str | None = None,
 ) -> None:
     """Validate, run, render, exit with the run's code."""
     with error_boundary(debug):
-        if fmt not in ("table", "json"):
-            raise ConfigError(f"--format must be 'table' or 'json', got {fmt!r}")
+        if fmt not in ("table", "json", "markdown"):
+            raise ConfigError(f"--format must be 'table', 'json' or 'markdown', got {fmt!r}")
+        if estimate and fmt == "markdown":
+            raise ConfigError("--estimate prints a table or json, not markdown")
         from evalcli.api import run
         from evalcli.plan import PlanOptions
-        from evalcli.reporters.console import Progress, print_summary
+        from evalcli.reporters.console import print_summary
+        from evalcli.reporters.progress import progress_for
 
         opts = PlanOptions(
             output_dir=output_dir,
@@ -55,8 +62,17 @@ def run_command(
         if estimate:
             estimate_command(plan, fmt, target_tokens)
             return
-        with Progress(enabled=not quiet and sys.stderr.isatty()) as progress:
-            result = run(plan, progress=progress.update, transcripts=save_transcripts)
+        if junit is not None:
+            from evalcli.reporters.junit import check_junit_path
+
+            check_junit_path(junit)
+        with progress_for(plan, quiet=quiet) as progress:
+            result = run(
+                plan,
+                progress=progress.update,
+                on_row=progress.on_row,
+                transcripts=save_transcripts,
+            )
         if fmt == "json":
             from evalcli.reporters.files import JSON_NAME
 
@@ -64,14 +80,69 @@ def run_command(
                 for chunk in iter(lambda: fh.read(1 << 16), ""):
                     sys.stdout.write(chunk)
             sys.stdout.flush()
+        elif fmt == "markdown":
+            from evalcli.reporters.markdown import run_markdown
+
+            header = result.model_dump(mode="json", exclude={"rows", "output_dir"})
+            sys.stdout.write(run_markdown(header, artifact=artifact_name))
+            sys.stdout.flush()
         else:
             print_summary(result)
         for warning in result.warnings:
             eprint(f"warning: {warning}")
         if result.message:
             eprint(("error: " if result.exit_code >= 2 else "") + result.message)
-        eprint(f"results: {plan.output_dir / 'results.json'}, {plan.output_dir / 'results.csv'}")
-        raise typer.Exit(result.exit_code)
+        written = ["results.json", "results.csv"]
+        if (plan.output_dir / "report.html").is_file() and plan.loaded.config.output.html:
+            written.append("report.html")
+        eprint("results: " + ", ".join(str(plan.output_dir / name) for name in written))
+        code = ci_outputs(result, plan, fmt, junit, step_summary, artifact_name)
+        raise typer.Exit(code)
+
+
+def ci_outputs(
+    result: RunResult,
+    plan: RunPlan,
+    fmt: str,
+    junit: Path | None,
+    step_summary: bool,
+    artifact_name: str | None,
+) -> int:
+    """Write the JUnit file, append the GitHub step summary, print the runners' error
+    annotations; returns the exit code (the run's, or 3 if the JUnit file failed).
+
+    Annotations go to stdout, where the runners' documentation says commands are read,
+    except with ``--format json|markdown``: stdout is then a document users redirect, so
+    the lines go to stderr, which GitHub's runner and Azure's agent also scan.
+    """
+    from evalcli.reporters import ci_annotations, markdown
+
+    code = result.exit_code
+    header = result.model_dump(mode="json", exclude={"rows", "output_dir"})
+    if junit is not None:
+        from evalcli.reporters.junit import write_junit
+
+        try:
+            write_junit(header, junit, max_error_rate=plan.max_error_rate)
+        except OSError as exc:
+            eprint(f"error: --junit: could not write {junit}: {exc.strerror or exc}")
+            if code < int(ExitCode.USAGE):  # a worse outcome keeps its own code
+                code = int(ExitCode.RUN_ERROR)
+        else:
+            eprint(f"junit: {junit}")
+    if step_summary:
+        try:
+            path = markdown.append_step_summary(
+                markdown.run_markdown(header, artifact=artifact_name)
+            )
+        except OSError as exc:
+            eprint(f"warning: could not append to ${markdown.SUMMARY_ENV}: {exc}")
+        else:
+            if path is not None:
+                eprint(f"step summary: appended to {path}")
+    stream = sys.stdout if fmt == "table" else sys.stderr
+    ci_annotations.emit(ci_annotations.run_annotations(header), stream)
+    return code
 
 
 def validate_command(config: Path, *, debug: bool) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evalcli.compare.corpus import compare_corpus
 from evalcli.compare.load import CompareError, LoadedRun, RunMismatchError, load_run
 from evalcli.compare.metrics import MetricDef, mean, metric_defs, recompute
 from evalcli.compare.model import (
@@ -286,7 +287,23 @@ def compare_rows(
     columns: list[list[float | None]] = []
     tested: list[int] = []
     results: list[dict[str, Any]] = []
+    ci: dict[int, Interval | None] = {}
     for bdef, cdef in defs:
+        if bdef.kind == "corpus":
+            # Not a mean of row values: resampled on its own (see evalcli.compare.corpus).
+            fields, interval = compare_corpus(
+                bdef,
+                cdef,
+                base_rows,
+                cand_rows,
+                resamples=opts.resamples,
+                seed=opts.seed,
+                confidence=opts.confidence,
+            )
+            fields["baseline_overall"], fields["candidate_overall"] = overall[bdef.name]
+            ci[len(results)] = interval
+            results.append(fields)
+            continue
         bvals = [bdef.row_value(r) for r in base_rows]
         cvals = [cdef.row_value(r) for r in cand_rows]
         entry: dict[str, Any] = {
@@ -327,7 +344,7 @@ def compare_rows(
     intervals = paired_bootstrap(
         columns, resamples=opts.resamples, seed=opts.seed, confidence=opts.confidence
     )
-    ci: dict[int, Interval | None] = dict(zip(tested, intervals, strict=True))
+    ci.update(zip(tested, intervals, strict=True))
     metrics = [_finish(entry, ci.get(i), opts) for i, entry in enumerate(results)]
     return Comparison(baseline=labels[0], candidate=labels[1], pairing=pairing, metrics=metrics)
 

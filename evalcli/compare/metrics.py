@@ -12,26 +12,29 @@ kind                      per-row value (None = not scored in that row)
                           boolean label (true = defect)
 ``passing_rate``          a boolean label (true = passing)
 ``error_count``           failed evaluations in the row (a composite counts once per member)
+``corpus``                none: the row's statistics (``outputs.<alias>.<source_key>``) are
+                          summed and reduced as ``metric_info.<name>.corpus`` records (see
+                          :mod:`evalcli.compare.corpus`)
 ========================  ===================================================================
 
-Averaging the per-row values over the scored rows gives exactly what the aggregator computes,
-so the metrics of a run can be checked against its own ``metrics``.
+Averaging the per-row values over the scored rows (for a corpus metric, reducing their summed
+statistics) gives exactly what the aggregator computes, so the metrics of a run can be checked
+against its own ``metrics``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
 
+from evalcli.compare.corpus import StatsColumns, corpus_score, reducer, row_stats
 from evalcli.compare.load import LoadedRun
+from evalcli.results import MetricKind as Kind
+from evalcli.safety.severity import BANDS, band_name
 
-Kind = Literal["mean", "pass_rate", "defect_rate", "passing_rate", "error_count"]
-KINDS: tuple[Kind, ...] = ("mean", "pass_rate", "defect_rate", "passing_rate", "error_count")
+KINDS: tuple[Kind, ...] = get_args(Kind)
 BINARY_KINDS: frozenset[str] = frozenset({"pass_rate", "defect_rate", "passing_rate"})
-
-#: Severity labels accepted as a defect threshold, mapped to the lowest severity they cover.
-SEVERITY_LABELS = {"very low": 0, "low": 2, "medium": 4, "high": 6}
 #: The reference SDK's defect threshold: severity 4 ("Medium") and above is a defect.
 DEFAULT_DEFECT_THRESHOLD = 4.0
 
@@ -47,6 +50,8 @@ class MetricDef:
     source_key: str | None
     defect_threshold: float | None = None
     members: tuple[str, ...] = ()
+    #: Corpus metrics: the recorded description of their reducer.
+    corpus: dict[str, Any] | None = field(default=None, hash=False)
 
     @property
     def binary(self) -> bool:
@@ -63,10 +68,13 @@ class MetricDef:
         )
 
     def row_value(self, row: dict[str, Any]) -> float | None:
-        """This metric's value in one row, or None when the row was not scored for it."""
+        """This metric's value in one row, or None when the row was not scored for it (and
+        always for a corpus metric, which has no per-row value: see :meth:`row_stats`)."""
         prefix = f"outputs.{self.evaluator}."
         if self.kind == "error_count":
             return float(self.row_errors(row))
+        if self.kind == "corpus":
+            return None
         if row.get(prefix + "error") is not None or self.source_key is None:
             return None
         value = row.get(prefix + self.source_key)
@@ -87,6 +95,12 @@ class MetricDef:
                 return None
             return 1.0 if value >= self.defect_threshold else 0.0
         return None
+
+    def row_stats(self, row: dict[str, Any]) -> list[float] | None:
+        """A corpus metric's statistics in one row (None: not scored in that row)."""
+        if self.kind != "corpus" or self.source_key is None:
+            return None
+        return row_stats(row, self.evaluator, self.source_key)
 
     def row_errors(self, row: dict[str, Any]) -> int:
         """Failed evaluations of this metric's evaluator in one row."""
@@ -111,12 +125,14 @@ def metric_defs(run: LoadedRun) -> tuple[dict[str, MetricDef], list[str]]:
         evaluator = info.get("evaluator") if info else None
         direction = info.get("direction") if info else None
         source = info.get("source_key") if info else None
+        corpus = info.get("corpus") if info else None
         if (
             info is None
             or kind not in KINDS
             or not isinstance(evaluator, str)
             or direction not in ("higher", "lower")
             or (kind != "error_count" and not isinstance(source, str))
+            or (kind == "corpus" and reducer(corpus) is None)
         ):
             skipped.append(name)
             continue
@@ -131,6 +147,7 @@ def metric_defs(run: LoadedRun) -> tuple[dict[str, MetricDef], list[str]]:
                 defect_threshold(info, record, source) if kind == "defect_rate" else None
             ),
             members=composite_members(record),
+            corpus=corpus if kind == "corpus" else None,
         )
     return defs, skipped
 
@@ -174,8 +191,9 @@ def parse_defect_threshold(value: Any) -> float | None:
     if isinstance(value, int | float) and math.isfinite(value):
         return float(value)
     if isinstance(value, str):
-        level = SEVERITY_LABELS.get(value.strip().lower())
-        return float(level) if level is not None else None
+        # A label means the lowest severity of its band (Medium -> 4), as in the config.
+        name = band_name(value)
+        return float(BANDS[name][0]) if name is not None else None
     return None
 
 
@@ -186,6 +204,9 @@ def mean(values: list[float]) -> float | None:
 
 def recompute(defn: MetricDef, rows: list[dict[str, Any]]) -> float | None:
     """The metric over the given rows, as the aggregator computes it."""
+    if defn.kind == "corpus":
+        table = StatsColumns.of([s for s in map(defn.row_stats, rows) if s is not None])
+        return corpus_score(reducer(defn.corpus), table)
     values = [defn.row_value(r) for r in rows]
     if defn.kind == "error_count":
         return math.fsum(v for v in values if v is not None)

@@ -3,6 +3,11 @@
 Both functions are deterministic: the bootstrap draws from ``random.Random(seed)`` and the
 McNemar p-value is computed with integer arithmetic.
 
+**Corpus metrics** (a corpus BLEU, chrF or TER, computed from rows' summed statistics rather
+than averaged) are resampled by :func:`resampled_interval`: the same kind of paired draws, on
+the rows where the metric was scored in both runs, with the difference of the two runs'
+corpus scores recomputed on every resample.
+
 **Paired bootstrap.** The resampling unit is a paired row (the same ``id`` in both runs, or the
 two variants of one pair). One resample draws ``N`` of the ``N`` paired rows uniformly with
 replacement; for each metric its statistic is the mean of ``candidate - baseline`` over the
@@ -25,7 +30,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 #: Bits of fixed-point resolution for non-integer differences (a double has 53).
@@ -203,6 +208,38 @@ def paired_bootstrap(
         percentile_interval(out, confidence) if field is not None and out else None
         for field, out in zip(fields, stats, strict=True)
     ]
+
+
+def resampled_interval(
+    statistic: Callable[[list[int]], float | None],
+    n: int,
+    *,
+    resamples: int,
+    seed: int,
+    confidence: float = 0.95,
+) -> Interval | None:
+    """Percentile interval of a statistic of whole resamples of ``n`` paired rows.
+
+    For statistics that are not means of per-row values, such as the difference of two
+    corpus scores: each resample draws ``n`` row indices uniformly with replacement
+    (``random.Random(seed)``, so the same inputs and seed give the same interval) and
+    ``statistic`` computes its value from the rows at those indices, in both runs alike.
+
+    Returns:
+        None when there is no row, or no resample gives a finite value.
+    """
+    if resamples < 1:
+        raise ValueError("resamples must be at least 1")
+    if n == 0:
+        return None
+    rng = random.Random(seed)
+    population = range(n)
+    values = []
+    for _ in range(resamples):
+        value = statistic(rng.choices(population, k=n))
+        if value is not None and math.isfinite(value):
+            values.append(value)
+    return percentile_interval(values, confidence) if values else None
 
 
 def _quantize(

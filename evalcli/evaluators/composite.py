@@ -1,4 +1,4 @@
-"""Composite evaluators: several evaluators under one alias (``qa``; ``content_safety`` later).
+"""Composite evaluators: several evaluators under one alias (``qa``, ``content_safety``).
 
 Members run as separate tasks (the runner schedules them concurrently) and their outputs are
 merged under the composite's alias. Each member keeps its own threshold:
@@ -7,15 +7,20 @@ merged under the composite's alias. Each member keeps its own threshold:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from dataclasses import replace
+from typing import Any, ClassVar
 
-from evalcli.config import EvaluatorConfig
-from evalcli.errors import ConfigError, RowError
-from evalcli.evaluators.base import Evaluator, EvaluatorInfo, Family, InputSpec, OutputField
+from evalcli.config import JudgeConfig
+from evalcli.evaluators.base import (
+    Evaluator,
+    EvaluatorInfo,
+    EvaluatorParams,
+    Family,
+    InputSpec,
+    Outputs,
+)
 from evalcli.evaluators.context import BuildContext, EvalContext
-
-MemberBuilder = Callable[[str, EvaluatorConfig, BuildContext, Any], Evaluator]
+from evalcli.evaluators.params import Threshold, check_members, check_threshold
 
 
 class CompositeEvaluator(Evaluator):
@@ -31,42 +36,23 @@ class CompositeEvaluator(Evaluator):
                 inputs[i.name] = (
                     i if prev is None else InputSpec(i.name, prev.required and i.required)
                 )
-        outputs = tuple(
-            OutputField(
-                f.key,
-                f.role,
-                f.stem or f.key,
-                f.higher_is_better,
-                False,
-                f.defect_threshold,
-                f.label_metric,
-            )
-            for m in members
-            for f in m.outputs
-        )
+        # Only the composite's own pass rate is ``<alias>.pass_rate``: members' are named
+        # after their stems.
+        outputs = tuple(replace(f, primary=False) for m in members for f in m.outputs)
         super().__init__(alias, name, tuple(inputs.values()), outputs)
         self.members = members
-        self.prompt_sha256 = {m.name: getattr(m, "prompt_sha256", None) for m in members}
-        judges = {getattr(m, "judge_label", None) for m in members} - {None}
-        self.judge_label = " | ".join(sorted(j for j in judges if j)) or None
+        self.prompt_sha256 = {m.name: _single_hash(m) for m in members}
+        judges = {m.judge_label for m in members if m.judge_label}
+        self.judge_label = " | ".join(sorted(judges)) or None
+        self.pricing = next((m.pricing for m in members if m.pricing is not None), None)
+        # A failed member records its error under its own name.
+        self.extra_csv_keys = tuple(
+            k for m in members for k in (f"{m.name}_error", f"{m.name}_error_kind")
+        )
 
-    @property
-    def extra_csv_keys(self) -> tuple[str, ...]:
-        """Member error columns (a failed member records its error under its own name)."""
-        return tuple(k for m in self.members for k in (f"{m.name}_error", f"{m.name}_error_kind"))
-
-    def evaluate(self, inputs: dict[str, Any], ctx: EvalContext) -> dict[str, Any]:
-        """Sequential fallback (the runner normally runs members as separate tasks)."""
-        merged: dict[str, Any] = {}
-        for m in self.members:
-            try:
-                merged.update(
-                    m.evaluate({i.name: inputs[i.name] for i in m.inputs if i.name in inputs}, ctx)
-                )
-            except RowError as exc:
-                merged[f"{m.name}_error"] = exc.message
-                merged[f"{m.name}_error_kind"] = exc.kind
-        return merged
+    def evaluate(self, inputs: dict[str, Any], ctx: EvalContext) -> Outputs:
+        """Never called: the runner evaluates each member as a task of its own."""
+        raise TypeError(f"{self.name} is a composite: evaluate its members")
 
     def describe_params(self) -> dict[str, Any]:
         return {m.name: m.describe_params() for m in self.members}
@@ -74,78 +60,64 @@ class CompositeEvaluator(Evaluator):
     def warm_up(self) -> None:
         """Warm members that need it (tokenizers)."""
         for m in self.members:
-            warm = getattr(m, "warm_up", None)
-            if callable(warm):
-                warm()
+            m.warm_up()
 
 
-def member_thresholds(
-    spec: EvaluatorConfig, ctx: BuildContext, names: tuple[str, ...]
-) -> dict[str, float]:
-    """Per-member thresholds from ``threshold: {member: value}``."""
-    t = spec.threshold
-    if t is None:
-        return {}
-    if not isinstance(t, dict):
-        raise ConfigError(
-            f"evaluators.{ctx.alias}.threshold must map member names to numbers "
-            f"(members: {', '.join(names)})",
-            where=ctx.where("threshold"),
-        )
-    check_member_keys(t, ctx, names)
-    return dict(t)
+def _single_hash(member: Evaluator) -> str | None:
+    value = member.prompt_sha256
+    return value if isinstance(value, str) or value is None else None
 
 
-def check_member_keys(
-    thresholds: dict[str, float], ctx: BuildContext, names: tuple[str, ...]
-) -> None:
-    """Every key of a per-member ``threshold`` mapping must name a member."""
-    for key in thresholds:
-        if key not in names:
-            from evalcli.config import did_you_mean
+class QaParams(EvaluatorParams):
+    """Settings of ``qa``: per-member thresholds and the judge of its judged members."""
 
-            raise ConfigError(
-                f"evaluators.{ctx.alias}.threshold: {key!r} is not a member",
-                where=ctx.where("threshold", key, key=True),
-                hint=did_you_mean(key, names) or f"members: {', '.join(names)}",
-            )
+    refused: ClassVar[dict[str, str]] = {
+        "prompt": "does not apply: the qa composite uses each member's built-in rubric; "
+        "configure the members as separate evaluators to change their rubrics"
+    }
+
+    threshold: dict[str, Threshold] | None = None
+    judge: JudgeConfig | None = None
 
 
-def build_qa(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> Evaluator:
+def build_qa(alias: str, params: QaParams, ctx: BuildContext) -> Evaluator:
     """The ``qa`` composite: groundedness, relevance, coherence, fluency, similarity, F1."""
     from evalcli.evaluators.nlp import DEFAULT_THRESHOLD as NLP_T
-    from evalcli.evaluators.nlp import F1Evaluator
-    from evalcli.evaluators.quality import QUALITY_METRICS, build_quality
+    from evalcli.evaluators.nlp import UNIT, F1Evaluator
+    from evalcli.evaluators.quality import QUALITY_METRICS, QualityParams, build_quality
 
-    names = QA_MEMBERS
-    thresholds = member_thresholds(spec, ctx, names)
-    if spec.params or spec.prompt:
-        raise ConfigError(
-            f"evaluators.{alias}: the qa composite takes no params or prompt",
-            where=ctx.where(key=True),
-        )
-    member_spec = EvaluatorConfig(judge=spec.judge)
+    thresholds = params.threshold or {}
+    check_members(thresholds, QA_MEMBERS, ctx)
     metrics = {m.name: m for m in QUALITY_METRICS}
     members: list[Evaluator] = []
-    for name in names:
+    for name in QA_MEMBERS:
+        t = thresholds.get(name)
+        loc = ("threshold", name)
         if name == "f1_score":
-            t = thresholds.get(name, NLP_T)
-            if not 0 <= t <= 1:
-                raise ConfigError(
-                    f"evaluators.{alias}.threshold.f1_score must be between 0 and 1",
-                    where=ctx.where("threshold", "f1_score"),
-                )
-            members.append(F1Evaluator(alias, "f1_score", t))
+            f1_t = NLP_T if t is None else check_threshold(t, *UNIT, ctx, loc)
+            members.append(F1Evaluator(alias, "f1_score", f1_t))
         else:
-            members.append(
-                build_quality(
-                    metrics[name], alias, member_spec, ctx, threshold=thresholds.get(name)
-                )
-            )
+            member = QualityParams(judge=params.judge, threshold=t)
+            members.append(build_quality(metrics[name], alias, member, ctx, loc))
     return CompositeEvaluator(alias, "qa", tuple(members))
 
 
 QA_MEMBERS = ("groundedness", "relevance", "coherence", "fluency", "similarity", "f1_score")
+QA_INPUTS = (
+    InputSpec("query"),
+    InputSpec("response"),
+    InputSpec("context"),
+    InputSpec("ground_truth"),
+)
+
+
+def _qa_outputs() -> tuple[Any, ...]:
+    from evalcli.evaluators.nlp import score_fields as nlp_fields
+    from evalcli.evaluators.quality import score_fields
+
+    fields = [f for m in QA_MEMBERS[:-1] for f in score_fields(m)] + list(nlp_fields("f1_score"))
+    return tuple(replace(f, primary=False) for f in fields)
+
 
 COMPOSITE_EVALUATORS: tuple[EvaluatorInfo, ...] = (
     EvaluatorInfo(
@@ -153,14 +125,9 @@ COMPOSITE_EVALUATORS: tuple[EvaluatorInfo, ...] = (
         Family.COMPOSITE,
         "groundedness, relevance, coherence, fluency, similarity (judge) and F1, each with its "
         "own threshold",
-        (
-            InputSpec("query"),
-            InputSpec("response"),
-            InputSpec("context"),
-            InputSpec("ground_truth"),
-        ),
-        tuple(k for m in QA_MEMBERS for k in (m, f"{m}_result")),
+        QA_INPUTS,
+        _qa_outputs(),
         build_qa,
-        None,
+        QaParams,
     ),
 )

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evalcli.errors import ConfigError
+
 if TYPE_CHECKING:
-    from evalcli.config import JudgeConfig, LoadedConfig
+    from evalcli.config import JudgeConfig, LoadedConfig, Pricing
+    from evalcli.judge.client import ChatClient, ChatReply
+    from evalcli.prompts import PromptFile
 
 
 class EvalContext:
     """Per-row helpers shared by the evaluators of one row.
+
+    Attributes:
+        line: The row's line (1-based) in the dataset.
 
     Tokenization is the dominant cost of BLEU/GLEU/METEOR, so each distinct text of a row is
     tokenized once and shared by every NLP evaluator of that row.
@@ -33,14 +41,50 @@ class EvalContext:
         return cached
 
 
+@dataclass(frozen=True)
+class Judge:
+    """The judge model an evaluator calls: the run's shared client and its settings.
+
+    Attributes:
+        client: The shared chat client (one per distinct connection in a run).
+        settings: The judge settings it was made from (the evaluator's or the run's).
+    """
+
+    client: ChatClient
+    settings: JudgeConfig
+
+    def chat(
+        self,
+        messages: list[dict[str, Any]],
+        params: Mapping[str, Any],
+        meta: Mapping[str, Any] | None = None,
+    ) -> ChatReply:
+        """One chat completion (or its answer from the call cache), retried as configured.
+
+        Raises:
+            evalcli.errors.RowError: this call failed (the row records the error).
+            evalcli.errors.RemoteError: the judge refuses us or is down (the run stops).
+        """
+        return self.client.chat(messages, params, meta)
+
+    @property
+    def label(self) -> str:
+        """``judge azure_openai deployment 'gpt-4o' at https://...`` (no secrets)."""
+        return self.client.label
+
+    @property
+    def pricing(self) -> Pricing | None:
+        """Token prices of the judge, if configured."""
+        return self.settings.pricing
+
+
 @dataclass
 class BuildContext:
-    """What evaluator factories may use while validating their spec and building themselves.
+    """What evaluator factories may use while building themselves.
 
     Attributes:
         loaded: The loaded config (for resolving paths and reporting file:line locations).
         alias: Alias of the evaluator being built.
-        judge_for: Returns the judge settings for an evaluator (its override or the run's).
         services: Shared services created lazily (judge clients, safety backends), by name.
         warnings: Where :meth:`warn` collects messages; the plan passes one list to every
             evaluator's context, and ``validate`` / ``run`` print them.
@@ -48,7 +92,6 @@ class BuildContext:
 
     loaded: LoadedConfig
     alias: str
-    judge_for: Callable[[str], JudgeConfig | None] = lambda alias: None
     services: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -59,3 +102,47 @@ class BuildContext:
     def warn(self, message: str) -> None:
         """Report something that works but deserves the user's attention (never fatal)."""
         self.warnings.append(message)
+
+    @property
+    def columns(self) -> Mapping[str, str]:
+        """This evaluator's own ``columns:`` mapping (input name -> reference)."""
+        return self.loaded.config.evaluators[self.alias].columns
+
+    def judge(self, override: JudgeConfig | None = None) -> Judge:
+        """The judge this evaluator calls: ``override`` (its own ``judge:``), else the run's.
+
+        Raises:
+            ConfigError: no judge is configured for it.
+        """
+        from evalcli.judge.client import ClientPool
+
+        settings = override or self.loaded.config.judge
+        if settings is None:
+            raise ConfigError(
+                f"evaluator {self.alias!r} needs a judge model, and the config has no 'judge' "
+                "section",
+                where=self.where(key=True),
+                hint="add judge: {type: azure_openai, endpoint: ..., deployment: ..., api_key: "
+                "${env:AZURE_OPENAI_API_KEY}} (or type: openai with base_url/model)",
+            )
+        pool = self.services.setdefault("clients", ClientPool())
+        assert isinstance(pool, ClientPool)
+        return Judge(pool.get(settings, "judge"), settings)
+
+    def rubric(self, prompt: str | None, default: Path | None = None) -> PromptFile:
+        """Load and lint a rubric: ``prompt`` (relative to the config) or ``default``.
+
+        Raises:
+            ConfigError: neither is given.
+            evalcli.errors.PromptError: the file is missing or fails the lint.
+        """
+        from evalcli.evaluators.judged import load_rubric
+
+        if prompt:
+            return load_rubric(self.loaded.resolve(Path(prompt)), self.where("prompt"))
+        if default is None:
+            raise ConfigError(
+                f"evaluators.{self.alias} needs 'prompt' (a prompt file)",
+                where=self.where(key=True),
+            )
+        return load_rubric(default)

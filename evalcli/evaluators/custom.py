@@ -63,11 +63,21 @@ import json
 import math
 import numbers
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar, Literal
 
-from evalcli.config import USER_CODE_TIMEOUT_S, EvaluatorConfig
+from pydantic import ConfigDict, Field
+
+from evalcli.config import USER_CODE_TIMEOUT_S, UserCodeTimeout
 from evalcli.errors import RemoteError, RowError
-from evalcli.evaluators.base import Evaluator, EvaluatorInfo, Family, OutputField, Outputs
+from evalcli.evaluators.base import (
+    Evaluator,
+    EvaluatorInfo,
+    EvaluatorParams,
+    Family,
+    OutputField,
+    Outputs,
+    Role,
+)
 from evalcli.evaluators.context import BuildContext, EvalContext
 from evalcli.evaluators.custom_load import (
     RESERVED_KEYS,
@@ -76,6 +86,8 @@ from evalcli.evaluators.custom_load import (
     CodeParts,
     load_code,
 )
+from evalcli.evaluators.declaration import Options
+from evalcli.evaluators.params import Threshold
 from evalcli.usercode import CallTimeoutError, TimedCaller
 
 BAD_OUTPUT = "evaluator-bad-output"
@@ -83,12 +95,38 @@ EXCEPTION = "evaluator-exception"
 TIMEOUT = "code-timeout"
 
 
+class CodeOptions(Options):
+    """A code evaluator's ``params``: keyword arguments of the user's callable, any names."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+_NOT_CODE = "does not apply to code evaluators"
+
+
+class CodeParams(EvaluatorParams):
+    """Settings of ``use: code`` (see the module docstring)."""
+
+    refused: ClassVar[dict[str, str]] = {"prompt": _NOT_CODE, "judge": _NOT_CODE}
+
+    function: str | None = None
+    #: The keys the callable returns, optionally with their direction.
+    outputs: list[str] | dict[str, Literal["higher", "lower"]] | None = None
+    #: Seconds one call may take (None: USER_CODE_TIMEOUT_S).
+    timeout_s: UserCodeTimeout | None = None
+    threshold: Threshold | dict[str, Threshold] | None = None
+    params: CodeOptions = Field(default_factory=CodeOptions)
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """``params`` as the keyword arguments the callable receives."""
+        return dict(self.params.model_extra or {})
+
+
 class CodeEvaluator(Evaluator):
     """Calls the user's callable once per row and checks what it returns."""
 
     execution = "io"
-    #: Whatever the user's code does, evalcli makes no remote call for it (``run --estimate``).
-    remote_calls = False
 
     def __init__(
         self,
@@ -108,6 +146,11 @@ class CodeEvaluator(Evaluator):
         self._caller = TimedCaller(f"code-{alias}", timeout_s)
         #: Read by the aggregator, the CSV writer and the gate check: keys may appear at run time.
         self.open_outputs = not plan.closed
+
+    @property
+    def remote_calls_per_row(self) -> int:
+        """Whatever the user's code does, evalcli makes no remote call for it."""
+        return 0
 
     # -- per row -------------------------------------------------------------------------
 
@@ -235,48 +278,44 @@ def _dict_value(key: str, value: Any) -> Any:
     return value
 
 
-def build_code(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> CodeEvaluator:
+def build_code(alias: str, params: CodeParams, ctx: BuildContext) -> CodeEvaluator:
     """Factory of ``use: code``."""
-    timeout_s = USER_CODE_TIMEOUT_S if spec.timeout_s is None else spec.timeout_s
-    return CodeEvaluator(alias, load_code(alias, spec, ctx), spec.function or "", timeout_s)
+    timeout_s = USER_CODE_TIMEOUT_S if params.timeout_s is None else params.timeout_s
+    return CodeEvaluator(alias, load_code(alias, params, ctx), params.function or "", timeout_s)
 
 
-def describe_code(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> dict[str, Any]:
+def describe_code(alias: str, params: CodeParams, ctx: BuildContext) -> dict[str, Any]:
     """What ``list-evaluators --config`` shows for a code evaluator."""
-    parts = load_code(alias, spec, ctx)
-    ev = CodeEvaluator(alias, parts, spec.function or "")
+    parts = load_code(alias, params, ctx)
+    ev = CodeEvaluator(alias, parts, params.function or "")
     return {
         "inputs": [i.name + ("" if i.required else "?") for i in ev.inputs],
         "outputs": [f.key for f in ev.outputs],
         "open_outputs": ev.open_outputs,
         "version": parts.version,
-        "function": spec.function,
+        "function": params.function,
+        "default_threshold": params.threshold,
+        "what": params.function,
     }
 
 
-def _build_prompt(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> Evaluator:
-    from evalcli.evaluators.custom_prompt import build_prompt
+def placeholder_fields(*suffixes: str, roles: tuple[Role, ...]) -> tuple[OutputField, ...]:
+    """Declared outputs of an evaluator whose keys are named after its alias."""
+    return tuple(
+        OutputField(f"<alias>{suffix}", role, stem="<alias>")
+        for suffix, role in zip(suffixes, roles, strict=True)
+    )
 
-    return build_prompt(alias, spec, ctx)
 
-
-CUSTOM_EVALUATORS: tuple[EvaluatorInfo, ...] = (
-    EvaluatorInfo(
-        "code",
-        Family.CUSTOM,
-        "Your Python function or class (function: file.py:Name or module:Name); inputs from "
-        "its signature; returns a number, a bool or a dict",
-        (),
-        ("<alias>", "<alias>_result", "<alias>_threshold"),
-        build_code,
+CODE_EVALUATOR = EvaluatorInfo(
+    "code",
+    Family.CUSTOM,
+    "Your Python function or class (function: file.py:Name or module:Name); inputs from "
+    "its signature; returns a number, a bool or a dict",
+    (),
+    placeholder_fields(
+        "", RESULT_SUFFIX, THRESHOLD_SUFFIX, roles=(Role.SCORE, Role.RESULT, Role.THRESHOLD)
     ),
-    EvaluatorInfo(
-        "prompt",
-        Family.CUSTOM,
-        "Your judge rubric (prompt: file, evalcli or Prompty format); inputs from the file; "
-        "output spec from the file or params",
-        (),
-        ("<alias>", "<alias>_result", "<alias>_threshold", "<alias>_reason"),
-        _build_prompt,
-    ),
+    build_code,
+    CodeParams,
 )

@@ -15,12 +15,16 @@ import typing
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from evalcli.config import EvaluatorConfig, LoadedConfig, did_you_mean
+from evalcli.config import LoadedConfig
 from evalcli.errors import ConfigError
 from evalcli.evaluators.base import InputSpec, OutputField, Role
 from evalcli.evaluators.context import BuildContext
+from evalcli.suggest import did_you_mean
+
+if TYPE_CHECKING:
+    from evalcli.evaluators.custom import CodeParams
 
 #: Row keys evalcli itself writes under ``outputs.<alias>.``; a custom key may not take them.
 RESERVED_KEYS = frozenset({"error", "error_kind", "evaluation_per_turn"})
@@ -73,7 +77,7 @@ class OutputPlan:
         if self.threshold_for(key) is not None:
             out += (
                 OutputField(f"{key}{RESULT_SUFFIX}", Role.RESULT, stem=key, primary=key == alias),
-                OutputField(f"{key}{THRESHOLD_SUFFIX}", Role.THRESHOLD),
+                OutputField(f"{key}{THRESHOLD_SUFFIX}", Role.THRESHOLD, stem=key),
             )
         return out
 
@@ -97,7 +101,7 @@ class CodeParts:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-def load_code(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> CodeParts:
+def load_code(alias: str, spec: CodeParams, ctx: BuildContext) -> CodeParts:
     """Import the callable, construct it, and read its inputs and outputs.
 
     Raises:
@@ -113,16 +117,10 @@ def load_code(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> CodeParts
             "(path/to/file.py:Name or package.module:Name)",
             where=ctx.where(key=True),
         )
-    for key in ("prompt", "judge"):
-        if getattr(spec, key) is not None:
-            raise ConfigError(
-                f"evaluators.{alias}.{key} does not apply to code evaluators",
-                where=ctx.where(key, key=True),
-            )
     where = ctx.where("function")
     name = spec.function
     obj = load_callable(name, ctx.loaded.base_dir, where, what="evaluator function")
-    params = dict(spec.params)
+    params = spec.kwargs
     bound: dict[str, Any] = {}
     if inspect.isclass(obj):
         try:
@@ -175,7 +173,7 @@ def load_code(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> CodeParts
 
 
 def _signature_inputs(
-    target: Any, name: str, bound: dict[str, Any], spec: EvaluatorConfig, ctx: BuildContext
+    target: Any, name: str, bound: dict[str, Any], spec: CodeParams, ctx: BuildContext
 ) -> tuple[tuple[InputSpec, ...], bool]:
     """Inputs from the parameters of ``target``; checks that bound params exist."""
     try:
@@ -211,13 +209,13 @@ def _signature_inputs(
         # **kwargs: the evaluator's own columns say which further inputs it wants.
         inputs += [
             InputSpec(col, required=True, kind="any")
-            for col in spec.columns
+            for col in ctx.columns
             if col not in names and col not in bound
         ]
     return tuple(inputs), takes_any
 
 
-def _output_plan(alias: str, spec: EvaluatorConfig, ctx: BuildContext, hints_of: Any) -> OutputPlan:
+def _output_plan(alias: str, spec: CodeParams, ctx: BuildContext, hints_of: Any) -> OutputPlan:
     keys: list[str]
     lower: set[str] = set()
     if spec.outputs is not None:

@@ -32,26 +32,55 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from evalcli.config import EvaluatorConfig, did_you_mean
+from pydantic import Field
+
 from evalcli.errors import ConfigError
-from evalcli.evaluators.base import Evaluator, InputSpec, OutputField, Outputs, Role
-from evalcli.evaluators.context import BuildContext, EvalContext
-from evalcli.evaluators.judged import (
-    JudgedEvaluator,
-    judge_client,
-    load_rubric,
-    sampling_params,
-    token_fields,
+from evalcli.evaluators.base import (
+    Evaluator,
+    EvaluatorInfo,
+    Family,
+    InputSpec,
+    OutputField,
+    Outputs,
+    Role,
 )
-from evalcli.evaluators.quality import JudgeScoreEvaluator, check_threshold, score_fields
+from evalcli.evaluators.context import BuildContext, EvalContext
+from evalcli.evaluators.custom import placeholder_fields
+from evalcli.evaluators.declaration import Options
+from evalcli.evaluators.judged import JudgedEvaluator, judge_fields
+from evalcli.evaluators.params import JudgedParams, Threshold, check_threshold
+from evalcli.evaluators.quality import JudgeScoreEvaluator, score_fields
 from evalcli.judge.parse import ParseFailure, parse_label, parse_number
 from evalcli.prompts import DeclaredScore, OutputSpec, OutputSpecError, PromptFile
 
-#: ``params`` of a prompt evaluator: the keys of an ``output`` block, except the threshold
-#: (which sits beside ``use`` like every evaluator's).
-SPEC_PARAMS = ("kind", "min", "max", "direction", "details")
+
+class PromptOptions(Options):
+    """``params`` of a prompt evaluator: the keys of an ``output`` block, overriding the
+    file's key by key. Their values are checked with the file's (:class:`OutputSpec`)."""
+
+    refused: ClassVar[dict[str, str]] = {
+        "threshold": "does not apply: put the pass threshold beside use (threshold: 3)"
+    }
+
+    kind: Any = None
+    min: Any = None
+    max: Any = None
+    direction: Any = None
+    details: Any = None
+
+
+class PromptParams(JudgedParams):
+    """Settings of ``use: prompt``: the rubric (``prompt``), threshold, judge, output spec."""
+
+    threshold: Threshold | None = None
+    params: PromptOptions = Field(default_factory=PromptOptions)
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        """The ``params`` keys the config gives (the output spec's overrides)."""
+        return self.params.model_dump(exclude_unset=True)
 
 
 @dataclass(frozen=True)
@@ -88,22 +117,26 @@ class PromptParts:
     def fields(self, alias: str) -> tuple[OutputField, ...]:
         """Declared outputs."""
         if isinstance(self.output, OpenScore):
-            scored = score_fields(alias, self.output.direction == "higher")
+            scored = score_fields(alias, self.output.direction == "higher", None, self.threshold)
             if self.threshold is None:  # nothing to pass or fail against
                 return tuple(f for f in scored if f.role not in (Role.RESULT, Role.THRESHOLD))
             return scored
         if self.output.kind == "score":
-            return score_fields(alias, self.output.direction == "higher")
+            scale = (self.output.min, self.output.max)
+            higher = self.output.direction == "higher"
+            if scale[0] is None or scale[1] is None:
+                return score_fields(alias, higher, None, self.threshold)
+            return score_fields(alias, higher, (scale[0], scale[1]), self.threshold)
         metric: Literal["passing_rate", "defect_rate"] = (
             "passing_rate" if self.output.direction == "higher" else "defect_rate"
         )
         fields: tuple[OutputField, ...] = (
             OutputField(f"{alias}_label", Role.LABEL, stem=alias, label_metric=metric),
-            OutputField(f"{alias}_reason", Role.REASON),
+            OutputField(f"{alias}_reason", Role.REASON, stem=alias),
         )
         if self.output.details:
-            fields += (OutputField(f"{alias}_details", Role.DETAILS),)
-        return (*fields, *token_fields(alias), OutputField(f"{alias}_prompt_sha256", Role.INFO))
+            fields += (OutputField(f"{alias}_details", Role.DETAILS, stem=alias),)
+        return (*fields, *judge_fields(alias))
 
     @property
     def version(self) -> str:
@@ -111,7 +144,7 @@ class PromptParts:
         return self.prompt.version or "sha256:" + self.prompt.sha256[:12]
 
 
-def load_prompt_parts(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> PromptParts:
+def load_prompt_parts(alias: str, spec: PromptParams, ctx: BuildContext) -> PromptParts:
     """Load and lint the rubric and settle its output spec and threshold.
 
     A Prompty file that declares a numeric ``score`` and gets no range from the config
@@ -128,24 +161,11 @@ def load_prompt_parts(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> P
             "Prompty format)",
             where=ctx.where(key=True),
         )
-    path = ctx.loaded.resolve(Path(spec.prompt))
-    prompt = load_rubric(path, ctx.where("prompt"))
-    for key in spec.params:
-        if key not in SPEC_PARAMS:
-            hint = (
-                "put the pass threshold beside use (threshold: 3)"
-                if key == "threshold"
-                else did_you_mean(key, SPEC_PARAMS)
-                or f"a prompt evaluator's params are its output spec: {', '.join(SPEC_PARAMS)}"
-            )
-            raise ConfigError(
-                f"unknown key 'evaluators.{alias}.params.{key}'",
-                where=ctx.where("params", key, key=True),
-                hint=hint,
-            )
+    prompt = ctx.rubric(spec.prompt)
+    path = prompt.path
     declared = prompt.declared_score
     output: OutputSpec | OpenScore
-    if prompt.output is None and declared is not None and not _gives_range(spec.params):
+    if prompt.output is None and declared is not None and not _gives_range(spec.spec):
         output, threshold = _open_score(alias, spec, ctx, prompt, declared)
     else:
         output, threshold = _output_spec(alias, spec, ctx, prompt, path)
@@ -169,19 +189,19 @@ def _gives_range(params: dict[str, Any]) -> bool:
 
 def _open_score(
     alias: str,
-    spec: EvaluatorConfig,
+    spec: PromptParams,
     ctx: BuildContext,
     prompt: PromptFile,
     declared: DeclaredScore,
 ) -> tuple[OpenScore, float | None]:
     """The open score of a Prompty file, its threshold (if any), and the warning about it."""
-    direction = spec.params.get("direction", "higher")
+    direction = spec.spec.get("direction", "higher")
     if direction not in ("higher", "lower"):
         raise ConfigError(
             f"evaluators.{alias}: output direction must be 'higher' or 'lower', not {direction!r}",
             where=ctx.where("params", "direction"),
         )
-    if "details" in spec.params:
+    if "details" in spec.spec:
         raise ConfigError(
             f"evaluators.{alias}: 'details' applies to label outputs only",
             where=ctx.where("params", "details"),
@@ -189,7 +209,7 @@ def _open_score(
     threshold: float | None = None
     if spec.threshold is not None:
         # There is no scale to check it against; it only has to be a usable number.
-        if isinstance(spec.threshold, dict) or not math.isfinite(spec.threshold):
+        if not math.isfinite(spec.threshold):
             raise ConfigError(
                 f"evaluators.{alias}.threshold must be a single finite number",
                 where=ctx.where("threshold"),
@@ -208,10 +228,11 @@ def _open_score(
 
 
 def _output_spec(
-    alias: str, spec: EvaluatorConfig, ctx: BuildContext, prompt: PromptFile, path: Path
+    alias: str, spec: PromptParams, ctx: BuildContext, prompt: PromptFile, path: Path
 ) -> tuple[OutputSpec, float | None]:
     """The file's output spec merged with ``params``, and the threshold on its scale."""
-    if prompt.output is None and not spec.params:
+    given = spec.spec
+    if prompt.output is None and not given:
         raise ConfigError(
             f"the prompt file {path} declares no output spec, and evaluators.{alias} gives none",
             where=ctx.where("prompt"),
@@ -220,12 +241,12 @@ def _output_spec(
             "where true means a problem was found",
         )
     try:
-        output = OutputSpec.resolve(prompt.output, spec.params or None)
+        output = OutputSpec.resolve(prompt.output, given or None)
     except OutputSpecError as exc:
-        if exc.key is not None and exc.key in spec.params:
+        if exc.key is not None and exc.key in given:
             where = ctx.where("params", exc.key)
         else:
-            where = ctx.where("params") if spec.params else ctx.where("prompt")
+            where = ctx.where("params") if given else ctx.where("prompt")
         raise ConfigError(f"evaluators.{alias}: {exc.message}", where=where) from None
     threshold: float | None = None
     if output.kind == "label":
@@ -271,7 +292,7 @@ class PromptLabelEvaluator(JudgedEvaluator):
         out: Outputs = {f"{k}_label": parsed.label, f"{k}_reason": parsed.reason}
         if self.output_spec.details:
             out[f"{k}_details"] = {d: parsed.details[d] for d in self.output_spec.details}
-        return {**out, **self.usage(reply), f"{k}_prompt_sha256": self.prompt_sha256}
+        return {**out, **self.bookkeeping(reply)}
 
     def describe_params(self) -> dict[str, Any]:
         return {"output": self.output_spec.as_mapping(), **super().describe_params()}
@@ -298,7 +319,7 @@ class PromptOpenScoreEvaluator(JudgedEvaluator):
             out[f"{k}_result"] = "pass" if passed else "fail"
             out[f"{k}_threshold"] = self.threshold
         out[f"{k}_reason"] = parsed.reason
-        return {**out, **self.usage(reply), f"{k}_prompt_sha256": self.prompt_sha256}
+        return {**out, **self.bookkeeping(reply)}
 
     def describe_params(self) -> dict[str, Any]:
         return {
@@ -308,38 +329,79 @@ class PromptOpenScoreEvaluator(JudgedEvaluator):
         }
 
 
-def build_prompt(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> Evaluator:
+def build_prompt(alias: str, params: PromptParams, ctx: BuildContext) -> Evaluator:
     """Factory of ``use: prompt``."""
-    parts = load_prompt_parts(alias, spec, ctx)
-    client, cfg = judge_client(ctx)
-    params = sampling_params(parts.prompt, cfg)
+    parts = load_prompt_parts(alias, params, ctx)
+    judge = ctx.judge(params.judge)
     out = parts.output
-    common = (alias, "prompt", alias, parts.inputs, parts.fields(alias), parts.prompt, client)
     if isinstance(out, OpenScore):
-        return PromptOpenScoreEvaluator(*common, params, output=out, threshold=parts.threshold)
+        return PromptOpenScoreEvaluator(
+            alias,
+            "prompt",
+            alias,
+            parts.inputs,
+            parts.fields(alias),
+            parts.prompt,
+            judge,
+            output=out,
+            threshold=parts.threshold,
+        )
     if out.kind == "label":
-        return PromptLabelEvaluator(*common, params, output=out)
-    assert out.min is not None and out.max is not None and parts.threshold is not None
+        return PromptLabelEvaluator(
+            alias,
+            "prompt",
+            alias,
+            parts.inputs,
+            parts.fields(alias),
+            parts.prompt,
+            judge,
+            output=out,
+        )
+    assert parts.threshold is not None and out.min is not None and out.max is not None
     return PromptScoreEvaluator(
-        *common,
-        params,
-        output=out,
+        alias,
+        "prompt",
+        alias,
+        parts.inputs,
+        parts.fields(alias),
+        parts.prompt,
+        judge,
         threshold=parts.threshold,
         lo=out.min,
         hi=out.max,
         higher=out.direction == "higher",
+        output=out,
     )
 
 
-def describe_prompt(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> dict[str, Any]:
+def describe_prompt(alias: str, params: PromptParams, ctx: BuildContext) -> dict[str, Any]:
     """What ``list-evaluators --config`` shows for a prompt evaluator (no judge needed)."""
-    parts = load_prompt_parts(alias, spec, ctx)
+    parts = load_prompt_parts(alias, params, ctx)
     return {
         "inputs": [i.name + ("" if i.required else "?") for i in parts.inputs],
         "outputs": [f.key for f in parts.fields(alias)],
         "open_outputs": False,
         "version": parts.version,
-        "prompt": spec.prompt,
+        "prompt": params.prompt,
         "output_spec": parts.output.as_mapping(),
         "default_threshold": parts.threshold,
+        "what": params.prompt,
     }
+
+
+PROMPT_EVALUATOR = EvaluatorInfo(
+    "prompt",
+    Family.CUSTOM,
+    "Your judge rubric (prompt: file, evalcli or Prompty format); inputs from the file; "
+    "output spec from the file or params",
+    (),
+    placeholder_fields(
+        "",
+        "_result",
+        "_threshold",
+        "_reason",
+        roles=(Role.SCORE, Role.RESULT, Role.THRESHOLD, Role.REASON),
+    ),
+    build_prompt,
+    PromptParams,
+)

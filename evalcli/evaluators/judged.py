@@ -8,14 +8,15 @@ answer makes the row *unscored* — a row error of kind ``judge-output-unparseab
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from evalcli.config import EvaluatorConfig, JudgeConfig
+from evalcli.config import JudgeConfig
 from evalcli.errors import ConfigError, PromptError, RowError
 from evalcli.evaluators.base import Evaluator, InputSpec, OutputField, Role
-from evalcli.evaluators.context import BuildContext, EvalContext
-from evalcli.judge.client import ChatClient, ChatReply, ClientPool
+from evalcli.evaluators.context import BuildContext, EvalContext, Judge
+from evalcli.judge.client import ChatReply
 from evalcli.prompts import PromptFile, PromptFileError, PromptRenderError, lint, load_prompt
 
 #: Sampling parameters we pass on from a prompt file; anything else there is ignored.
@@ -42,57 +43,82 @@ def load_rubric(path: Path, where: str | None = None) -> PromptFile:
     return prompt
 
 
-def resolve_prompt_path(spec: EvaluatorConfig, ctx: BuildContext, default: Path | None) -> Path:
-    """The rubric: ``prompt:`` in the spec (relative to the config), else ``default``."""
-    if spec.prompt:
-        return ctx.loaded.resolve(Path(spec.prompt))
-    if default is None:
-        raise ConfigError(
-            f"evaluators.{ctx.alias} needs 'prompt' (a prompt file)", where=ctx.where(key=True)
-        )
-    return default
+def check_rubric(
+    prompt: PromptFile,
+    ctx: BuildContext,
+    *,
+    kind: Literal["score", "label"],
+    needs: Iterable[str] = (),
+    scale: tuple[int, int] | None = None,
+    direction: Literal["higher", "lower"] | None = None,
+) -> None:
+    """Refuse a rubric whose output or inputs do not fit the evaluator using it.
 
-
-def judge_client(ctx: BuildContext) -> tuple[ChatClient, JudgeConfig]:
-    """The shared judge client for the evaluator being built.
+    Args:
+        kind: The output kind the evaluator reads (``score`` needs ``min`` and ``max``).
+        needs: Inputs the rubric must declare.
+        scale: The exact (min, max) a score must have, when the evaluator's scale is fixed.
+        direction: The direction a label must have (what ``true`` means).
 
     Raises:
-        ConfigError: no judge is configured for it.
+        ConfigError: at the evaluator's ``prompt`` key, saying what the file must declare.
     """
-    cfg = ctx.judge_for(ctx.alias)
-    if cfg is None:
+    out = prompt.output
+    wanted = f"output: kind: {kind}"
+    if kind == "score":
+        wanted += f", min: {scale[0]}, max: {scale[1]}" if scale else ", min, max"
+    if direction is not None:
+        wanted += f", direction: {direction}"
+    fits = out is not None and out.kind == kind
+    if fits and out is not None and kind == "score":
+        fits = out.min is not None and out.max is not None
+        fits = fits and (scale is None or (out.min, out.max) == scale)
+    if fits and out is not None and direction is not None:
+        fits = out.direction == direction
+    if not fits:
         raise ConfigError(
-            f"evaluator {ctx.alias!r} needs a judge model, and the config has no 'judge' section",
-            where=ctx.where(key=True),
-            hint="add judge: {type: azure_openai, endpoint: ..., deployment: ..., api_key: "
-            "${env:AZURE_OPENAI_API_KEY}} (or type: openai with base_url/model)",
+            f"the rubric {prompt.path} must declare a {kind} output ({wanted})",
+            where=ctx.where("prompt"),
         )
-    pool = ctx.services.setdefault("clients", ClientPool())
-    assert isinstance(pool, ClientPool)
-    return pool.get(cfg, "judge"), cfg
+    missing = set(needs) - set(prompt.inputs)
+    if missing:
+        raise ConfigError(
+            f"the rubric {prompt.path} must declare the inputs {', '.join(sorted(missing))}",
+            where=ctx.where("prompt"),
+        )
 
 
 def sampling_params(prompt: PromptFile, cfg: JudgeConfig) -> dict[str, Any]:
     """Prompt-file parameters, overridden by judge settings the config set explicitly."""
     params = {k: prompt.model_parameters[k] for k in _PASSED_PARAMS if k in prompt.model_parameters}
-    params.setdefault("temperature", cfg.temperature)
-    params.setdefault("max_tokens", cfg.max_tokens)
-    for key in ("temperature", "max_tokens"):
-        if key in cfg.model_fields_set:
-            params[key] = getattr(cfg, key)
+    for key, value in (("temperature", cfg.temperature), ("max_tokens", cfg.max_tokens)):
+        if key in cfg.model_fields_set or key not in params:
+            params[key] = value
     return params
 
 
-def token_fields(key: str) -> tuple[OutputField, ...]:
-    """Per-row token usage outputs of a judged result key."""
+def judge_fields(key: str) -> tuple[OutputField, ...]:
+    """Per-row token usage outputs of a judged result key, and its rubric hash."""
     return (
         OutputField(f"{key}_prompt_tokens", Role.PROMPT_TOKENS),
         OutputField(f"{key}_completion_tokens", Role.COMPLETION_TOKENS),
+        OutputField(f"{key}_prompt_sha256", Role.INFO),
     )
 
 
 class JudgedEvaluator(Evaluator):
-    """Base class: render the rubric, call the judge, hand the text to :meth:`interpret`."""
+    """Base class of evaluators that ask a judge: render the rubric, call, keep the usage.
+
+    Args:
+        alias: The evaluator's alias.
+        name: Its registered name.
+        key: The result key its outputs are named after (``<key>_reason``, ...).
+        inputs: Declared inputs (a subset of the rubric's).
+        outputs: Declared outputs, including :func:`judge_fields` of ``key``.
+        prompt: The rubric (:meth:`BuildContext.rubric`).
+        judge: The judge to ask (:meth:`BuildContext.judge`); sampling settings come from
+            the rubric, overridden by those the judge's config sets explicitly.
+    """
 
     execution = "io"
 
@@ -104,16 +130,16 @@ class JudgedEvaluator(Evaluator):
         inputs: tuple[InputSpec, ...],
         outputs: tuple[OutputField, ...],
         prompt: PromptFile,
-        client: ChatClient,
-        params: dict[str, Any],
+        judge: Judge,
     ):
         super().__init__(alias, name, inputs, outputs)
         self.key = key
         self.prompt = prompt
-        self.client = client
-        self.params = params
-        self.prompt_sha256 = prompt.sha256
-        self.judge_label = client.label
+        self.client = judge.client
+        self.params = sampling_params(prompt, judge.settings)
+        self.prompt_sha256: str = prompt.sha256
+        self.judge_label = judge.label
+        self.pricing = judge.pricing
 
     def ask(
         self,
@@ -144,6 +170,10 @@ class JudgedEvaluator(Evaluator):
             f"{self.key}_prompt_tokens": reply.prompt_tokens,
             f"{self.key}_completion_tokens": reply.completion_tokens,
         }
+
+    def bookkeeping(self, reply: ChatReply) -> dict[str, Any]:
+        """Token outputs for a reply, and the rubric's hash (the row's last keys)."""
+        return {**self.usage(reply), f"{self.key}_prompt_sha256": self.prompt_sha256}
 
     def unscored(self, kind: str, message: str, reply: ChatReply) -> RowError:
         """A row error that keeps the raw judge answer and the tokens it cost."""

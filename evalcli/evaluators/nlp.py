@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, model_validator
 
-from evalcli.config import EvaluatorConfig, pydantic_to_config_error
-from evalcli.errors import ConfigError, RowError
+from evalcli.errors import RowError
 from evalcli.evaluators.base import (
     Evaluator,
     EvaluatorInfo,
+    EvaluatorParams,
     Family,
     InputSpec,
     OutputField,
@@ -22,63 +22,62 @@ from evalcli.evaluators.base import (
     Role,
 )
 from evalcli.evaluators.context import BuildContext, EvalContext
+from evalcli.evaluators.declaration import Options
+from evalcli.evaluators.params import Threshold, check_threshold
 from evalcli.nlp import NLTK_NEEDS as NLTK_NEEDS  # NLTK packages each one needs (plan.py checks)
 
 DEFAULT_THRESHOLD = 0.5
+UNIT = (0.0, 1.0)  # every NLP score is 0-1
 TEXT_INPUTS = (InputSpec("response"), InputSpec("ground_truth"))
 
 
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class NlpParams(EvaluatorParams):
+    """Settings of F1, BLEU and GLEU: the pass threshold (0-1)."""
+
+    threshold: Threshold | None = None
 
 
-class MeteorParams(_Params):
+class MeteorOptions(Options):
     """METEOR weights (reference defaults)."""
 
-    alpha: float = Field(0.9, ge=0.0, le=1.0)
-    beta: float = Field(3.0, ge=0.0)
-    gamma: float = Field(0.5, ge=0.0, le=1.0)
+    alpha: float = Field(default=0.9, ge=0.0, le=1.0)
+    beta: float = Field(default=3.0, ge=0.0)
+    gamma: float = Field(default=0.5, ge=0.0, le=1.0)
 
 
-class RougeParams(_Params):
+class MeteorParams(NlpParams):
+    """Settings of METEOR: the threshold and ``params`` (weights)."""
+
+    params: MeteorOptions = Field(default_factory=MeteorOptions)
+
+
+class RougeOptions(Options):
     """ROUGE variant and per-measure thresholds."""
 
-    rouge_type: Literal["rouge1", "rouge2", "rouge3", "rouge4", "rouge5", "rougeL"]
+    rouge_type: Literal["rouge1", "rouge2", "rouge3", "rouge4", "rouge5", "rougeL"] = Field(
+        description="one of rouge1..rouge5 or rougeL"
+    )
     precision_threshold: float = Field(DEFAULT_THRESHOLD, ge=0.0, le=1.0)
     recall_threshold: float = Field(DEFAULT_THRESHOLD, ge=0.0, le=1.0)
     f1_score_threshold: float | None = Field(None, ge=0.0, le=1.0)
 
 
-def _parse_params(model: type[_Params], spec: EvaluatorConfig, ctx: BuildContext) -> Any:
-    try:
-        return model.model_validate(spec.params)
-    except ValidationError as exc:
-        err = pydantic_to_config_error(
-            exc, ctx.loaded.source, model, prefix=("evaluators", ctx.alias, "params")
-        )
-        if "missing required key" in err.message and model is RougeParams:
-            err.hint = "set params.rouge_type to one of rouge1..rouge5 or rougeL"
-        raise err from None
+class RougeParams(NlpParams):
+    """Settings of ROUGE: ``threshold`` (of the F-measure) and ``params`` (required)."""
+
+    params: RougeOptions = Field(description="{rouge_type: rouge1..rouge5 or rougeL}")
+
+    @model_validator(mode="after")
+    def _one_f_threshold(self) -> RougeParams:
+        if self.threshold is not None and self.params.f1_score_threshold is not None:
+            raise ValueError("set either threshold or params.f1_score_threshold, not both")
+        return self
 
 
-def _threshold(
-    spec: EvaluatorConfig, ctx: BuildContext, default: float = DEFAULT_THRESHOLD
-) -> float:
-    t = spec.threshold
-    if t is None:
-        return default
-    if isinstance(t, dict):
-        raise ConfigError(
-            f"evaluators.{ctx.alias}.threshold must be a single number for this evaluator",
-            where=ctx.where("threshold"),
-        )
-    if not 0.0 <= t <= 1.0:
-        raise ConfigError(
-            f"evaluators.{ctx.alias}.threshold must be between 0 and 1 "
-            f"(scores of this evaluator are 0-1), got {t}",
-            where=ctx.where("threshold"),
-        )
-    return float(t)
+def _threshold(value: float | None, ctx: BuildContext) -> float:
+    if value is None:
+        return DEFAULT_THRESHOLD
+    return check_threshold(value, *UNIT, ctx)
 
 
 def _text(inputs: dict[str, Any], name: str) -> str:
@@ -89,13 +88,39 @@ def _text(inputs: dict[str, Any], name: str) -> str:
     return value
 
 
-def _score_fields(key: str) -> tuple[OutputField, ...]:
+def score_fields(key: str) -> tuple[OutputField, ...]:
+    """Outputs of a 0-1 NLP score (higher is better) with its pass/fail."""
     return (
-        OutputField(key, Role.SCORE, higher_is_better=True),
+        OutputField(
+            key,
+            Role.SCORE,
+            higher_is_better=True,
+            range=UNIT,
+            default_threshold=DEFAULT_THRESHOLD,
+        ),
         OutputField(f"{key}_result", Role.RESULT, stem=key, primary=True),
-        OutputField(f"{key}_threshold", Role.THRESHOLD),
-        OutputField(f"{key}_reason", Role.REASON),
+        OutputField(f"{key}_threshold", Role.THRESHOLD, stem=key),
+        OutputField(f"{key}_reason", Role.REASON, stem=key),
     )
+
+
+def _measure(key: str) -> tuple[OutputField, ...]:
+    """A secondary ROUGE measure: its score, pass/fail and threshold."""
+    return (
+        OutputField(
+            key, Role.SCORE, higher_is_better=True, range=UNIT, default_threshold=DEFAULT_THRESHOLD
+        ),
+        OutputField(f"{key}_result", Role.RESULT, stem=key),
+        OutputField(f"{key}_threshold", Role.THRESHOLD, stem=key),
+    )
+
+
+_MEASURES = tuple(_measure(k) for k in ("rouge_precision", "rouge_recall", "rouge_f1_score"))
+# The CSV column order of results files: scores, then results, then thresholds.
+ROUGE_FIELDS: tuple[OutputField, ...] = (
+    *score_fields("rouge"),
+    *(m[i] for i in range(3) for m in _MEASURES),
+)
 
 
 def _verdict(key: str, score: float, threshold: float) -> Outputs:
@@ -114,7 +139,7 @@ class _SimpleNlp(Evaluator):
     key = ""
 
     def __init__(self, alias: str, name: str, threshold: float):
-        super().__init__(alias, name, TEXT_INPUTS, _score_fields(self.key))
+        super().__init__(alias, name, TEXT_INPUTS, score_fields(self.key))
         self.threshold = threshold
 
     def evaluate(self, inputs: dict[str, Any], ctx: EvalContext) -> Outputs:
@@ -172,7 +197,7 @@ class MeteorEvaluator(_SimpleNlp):
 
     key = "meteor"
 
-    def __init__(self, alias: str, name: str, threshold: float, params: MeteorParams):
+    def __init__(self, alias: str, name: str, threshold: float, params: MeteorOptions):
         super().__init__(alias, name, threshold)
         self.params = params
 
@@ -193,20 +218,8 @@ class RougeEvaluator(Evaluator):
 
     execution = "cpu"
 
-    def __init__(self, alias: str, name: str, params: RougeParams, f_threshold: float):
-        outputs = (
-            *_score_fields("rouge"),
-            OutputField("rouge_precision", Role.SCORE, higher_is_better=True),
-            OutputField("rouge_recall", Role.SCORE, higher_is_better=True),
-            OutputField("rouge_f1_score", Role.SCORE, higher_is_better=True),
-            OutputField("rouge_precision_result", Role.RESULT, stem="rouge_precision"),
-            OutputField("rouge_recall_result", Role.RESULT, stem="rouge_recall"),
-            OutputField("rouge_f1_score_result", Role.RESULT, stem="rouge_f1_score"),
-            OutputField("rouge_precision_threshold", Role.THRESHOLD),
-            OutputField("rouge_recall_threshold", Role.THRESHOLD),
-            OutputField("rouge_f1_score_threshold", Role.THRESHOLD),
-        )
-        super().__init__(alias, name, TEXT_INPUTS, outputs)
+    def __init__(self, alias: str, name: str, params: RougeOptions, f_threshold: float):
+        super().__init__(alias, name, TEXT_INPUTS, ROUGE_FIELDS)
         self.params = params
         self.f_threshold = f_threshold
 
@@ -247,39 +260,20 @@ class RougeEvaluator(Evaluator):
 
 
 def _simple_factory(cls: type[_SimpleNlp]) -> Any:
-    def build(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> Evaluator:
-        _parse_params(_Params, spec, ctx)  # these metrics take no params: reject typos
-        return cls(alias, cls.key, _threshold(spec, ctx))
+    def build(alias: str, params: NlpParams, ctx: BuildContext) -> Evaluator:
+        return cls(alias, cls.key, _threshold(params.threshold, ctx))
 
     return build
 
 
-def _meteor_factory(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> Evaluator:
-    return MeteorEvaluator(
-        alias, "meteor", _threshold(spec, ctx), _parse_params(MeteorParams, spec, ctx)
-    )
+def _meteor_factory(alias: str, params: MeteorParams, ctx: BuildContext) -> Evaluator:
+    return MeteorEvaluator(alias, "meteor", _threshold(params.threshold, ctx), params.params)
 
 
-def _rouge_factory(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> Evaluator:
-    params: RougeParams = _parse_params(RougeParams, spec, ctx)
-    if params.f1_score_threshold is not None and spec.threshold is not None:
-        raise ConfigError(
-            f"evaluators.{alias}: set either threshold or params.f1_score_threshold, not both",
-            where=ctx.where("threshold"),
-        )
-    f_t = (
-        params.f1_score_threshold
-        if params.f1_score_threshold is not None
-        else _threshold(spec, ctx)
-    )
-    return RougeEvaluator(alias, "rouge", params, f_t)
-
-
-_NLP_OUT = ("{k}", "{k}_result", "{k}_threshold", "{k}_reason")
-
-
-def _outs(key: str) -> tuple[str, ...]:
-    return tuple(o.format(k=key) for o in _NLP_OUT)
+def _rouge_factory(alias: str, params: RougeParams, ctx: BuildContext) -> Evaluator:
+    own = params.params.f1_score_threshold
+    f_t = own if own is not None else _threshold(params.threshold, ctx)
+    return RougeEvaluator(alias, "rouge", params.params, f_t)
 
 
 NLP_EVALUATORS: tuple[EvaluatorInfo, ...] = (
@@ -288,44 +282,44 @@ NLP_EVALUATORS: tuple[EvaluatorInfo, ...] = (
         Family.NLP,
         "Token-overlap F1 between response and ground truth",
         TEXT_INPUTS,
-        _outs("f1_score"),
+        score_fields("f1_score"),
         _simple_factory(F1Evaluator),
-        DEFAULT_THRESHOLD,
+        NlpParams,
     ),
     EvaluatorInfo(
         "bleu",
         Family.NLP,
         "Sentence BLEU (4-gram, smoothing method 4)",
         TEXT_INPUTS,
-        _outs("bleu"),
+        score_fields("bleu"),
         _simple_factory(BleuEvaluator),
-        DEFAULT_THRESHOLD,
+        NlpParams,
     ),
     EvaluatorInfo(
         "gleu",
         Family.NLP,
         "Sentence GLEU (Google BLEU, 1- to 4-grams)",
         TEXT_INPUTS,
-        _outs("gleu"),
+        score_fields("gleu"),
         _simple_factory(GleuEvaluator),
-        DEFAULT_THRESHOLD,
+        NlpParams,
     ),
     EvaluatorInfo(
         "meteor",
         Family.NLP,
         "METEOR with stem and WordNet synonym matching",
         TEXT_INPUTS,
-        _outs("meteor"),
+        score_fields("meteor"),
         _meteor_factory,
-        DEFAULT_THRESHOLD,
+        MeteorParams,
     ),
     EvaluatorInfo(
         "rouge",
         Family.NLP,
         "ROUGE-N/ROUGE-L precision, recall and F (params.rouge_type required)",
         TEXT_INPUTS,
-        (*_outs("rouge"), "rouge_precision", "rouge_recall", "rouge_f1_score"),
+        ROUGE_FIELDS,
         _rouge_factory,
-        DEFAULT_THRESHOLD,
+        RougeParams,
     ),
 )

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from evalcli.config import EvaluatorConfig
-from evalcli.errors import ConfigError
 from evalcli.evaluators.base import (
     EvaluatorInfo,
     Family,
@@ -16,18 +14,14 @@ from evalcli.evaluators.base import (
     Role,
 )
 from evalcli.evaluators.context import BuildContext, EvalContext
-from evalcli.evaluators.judged import (
-    JudgedEvaluator,
-    judge_client,
-    load_rubric,
-    resolve_prompt_path,
-    sampling_params,
-    token_fields,
-)
+from evalcli.evaluators.judged import JudgedEvaluator, check_rubric, judge_fields
+from evalcli.evaluators.params import JudgedParams, Threshold, check_threshold
 from evalcli.evaluators.safety_common import text_input
 from evalcli.judge.parse import ParseFailure, parse_score
+from evalcli.yamlsrc import Loc
 
 DEFAULT_THRESHOLD = 3.0
+SCALE = (1.0, 5.0)  # the built-in rubrics' scale (a rubric given with prompt: sets its own)
 
 
 @dataclass(frozen=True)
@@ -63,15 +57,31 @@ QUALITY_METRICS: tuple[QualityMetric, ...] = (
 )
 
 
-def score_fields(key: str, higher_is_better: bool = True) -> tuple[OutputField, ...]:
-    """Outputs of a 1-5 judged score."""
+class QualityParams(JudgedParams):
+    """Settings of a judged quality metric: threshold (on the rubric's scale), judge, prompt."""
+
+    threshold: Threshold | None = None
+
+
+def score_fields(
+    key: str,
+    higher_is_better: bool = True,
+    scale: tuple[float, float] | None = SCALE,
+    default_threshold: float | None = DEFAULT_THRESHOLD,
+) -> tuple[OutputField, ...]:
+    """Outputs of a judged score on a rubric's scale."""
     return (
-        OutputField(key, Role.SCORE, higher_is_better=higher_is_better),
+        OutputField(
+            key,
+            Role.SCORE,
+            higher_is_better=higher_is_better,
+            range=scale,
+            default_threshold=default_threshold,
+        ),
         OutputField(f"{key}_result", Role.RESULT, stem=key, primary=True),
-        OutputField(f"{key}_threshold", Role.THRESHOLD),
-        OutputField(f"{key}_reason", Role.REASON),
-        *token_fields(key),
-        OutputField(f"{key}_prompt_sha256", Role.INFO),
+        OutputField(f"{key}_threshold", Role.THRESHOLD, stem=key),
+        OutputField(f"{key}_reason", Role.REASON, stem=key),
+        *judge_fields(key),
     )
 
 
@@ -97,94 +107,54 @@ class JudgeScoreEvaluator(JudgedEvaluator):
             f"{k}_result": "pass" if passed else "fail",
             f"{k}_threshold": self.threshold,
             f"{k}_reason": parsed.reason,
-            **self.usage(reply),
-            f"{k}_prompt_sha256": self.prompt_sha256,
+            **self.bookkeeping(reply),
         }
 
     def describe_params(self) -> dict[str, Any]:
         return {"threshold": self.threshold, **super().describe_params()}
 
 
-def check_threshold(
-    value: Any, lo: float, hi: float, ctx: BuildContext, loc: tuple[str | int, ...] = ("threshold",)
-) -> float:
-    """A numeric threshold inside the evaluator's scale, or a ConfigError at its key."""
-    if isinstance(value, dict):
-        raise ConfigError(
-            f"evaluators.{ctx.alias}.threshold must be a single number", where=ctx.where(*loc)
-        )
-    if not lo <= float(value) <= hi:
-        raise ConfigError(
-            f"evaluators.{ctx.alias}.threshold must be between {lo:g} and {hi:g} "
-            f"(the scale of this evaluator), got {value}",
-            where=ctx.where(*loc),
-        )
-    return float(value)
-
-
 def build_quality(
     metric: QualityMetric,
     alias: str,
-    spec: EvaluatorConfig,
+    params: QualityParams,
     ctx: BuildContext,
-    threshold: Any = None,
+    loc: Loc = ("threshold",),
 ) -> JudgeScoreEvaluator:
-    """Build a quality evaluator (also used by the ``qa`` composite)."""
+    """Build a quality evaluator (also a member of the ``qa`` composite, whose per-member
+    threshold sits at ``loc``)."""
     from evalcli.prompts import builtin_prompt_path
 
-    if spec.params:
-        first = next(iter(spec.params))
-        raise ConfigError(
-            f"unknown key 'evaluators.{alias}.params.{first}' ({metric.name} takes "
-            "no params; use threshold, columns, judge or prompt)",
-            where=ctx.where("params", first, key=True),
-        )
-    path = resolve_prompt_path(spec, ctx, builtin_prompt_path(metric.name))
-    prompt = load_rubric(path, ctx.where("prompt") if spec.prompt else None)
+    prompt = ctx.rubric(params.prompt, builtin_prompt_path(metric.name))
+    check_rubric(prompt, ctx, kind="score", needs=[i.name for i in metric.inputs if i.required])
     out = prompt.output
-    if out is None or out.kind != "score" or out.min is None or out.max is None:
-        raise ConfigError(
-            f"the rubric {path} must declare a score output (output: kind: score, min, max)",
-            where=ctx.where("prompt"),
-        )
-    declared = set(prompt.inputs)
-    needed = {i.name for i in metric.inputs if i.required}
-    if not needed <= declared:
-        raise ConfigError(
-            f"the rubric {path} must declare the inputs {', '.join(sorted(needed - declared))}",
-            where=ctx.where("prompt"),
-        )
-    raw = threshold if threshold is not None else spec.threshold
+    assert out is not None and out.min is not None and out.max is not None  # checked above
+    raw = params.threshold
     t = check_threshold(
-        raw if raw is not None else (out.threshold or DEFAULT_THRESHOLD), out.min, out.max, ctx
+        raw if raw is not None else (out.threshold or DEFAULT_THRESHOLD), out.min, out.max, ctx, loc
     )
-    client, cfg = judge_client(ctx)
-    inputs = tuple(i for i in metric.inputs if i.name in declared)
+    higher = out.direction == "higher"
+    declared = set(prompt.inputs)
     return JudgeScoreEvaluator(
         alias,
         metric.name,
         metric.name,
-        inputs,
-        score_fields(metric.name, out.direction == "higher"),
+        tuple(i for i in metric.inputs if i.name in declared),
+        score_fields(metric.name, higher, (out.min, out.max), out.threshold or DEFAULT_THRESHOLD),
         prompt,
-        client,
-        sampling_params(prompt, cfg),
+        ctx.judge(params.judge),
         threshold=t,
         lo=out.min,
         hi=out.max,
-        higher=out.direction == "higher",
+        higher=higher,
     )
 
 
 def _factory(metric: QualityMetric) -> Any:
-    def build(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> JudgeScoreEvaluator:
-        return build_quality(metric, alias, spec, ctx)
+    def build(alias: str, params: QualityParams, ctx: BuildContext) -> JudgeScoreEvaluator:
+        return build_quality(metric, alias, params, ctx)
 
     return build
-
-
-def _outputs(key: str) -> tuple[str, ...]:
-    return (key, f"{key}_result", f"{key}_threshold", f"{key}_reason")
 
 
 QUALITY_EVALUATORS: tuple[EvaluatorInfo, ...] = tuple(
@@ -193,9 +163,9 @@ QUALITY_EVALUATORS: tuple[EvaluatorInfo, ...] = tuple(
         Family.QUALITY,
         m.description + " (judge, 1-5)",
         m.inputs,
-        _outputs(m.name),
+        score_fields(m.name),
         _factory(m),
-        DEFAULT_THRESHOLD,
+        QualityParams,
     )
     for m in QUALITY_METRICS
 )

@@ -22,7 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from evalcli.config import EvaluatorConfig, did_you_mean
+from pydantic import Field
+
 from evalcli.errors import ConfigError
 from evalcli.evaluators.base import (
     Evaluator,
@@ -33,24 +34,26 @@ from evalcli.evaluators.base import (
     Outputs,
     Role,
 )
-from evalcli.evaluators.composite import CompositeEvaluator, check_member_keys
-from evalcli.evaluators.context import BuildContext, EvalContext
-from evalcli.evaluators.judged import (
-    JudgedEvaluator,
-    judge_client,
-    load_rubric,
-    resolve_prompt_path,
-    sampling_params,
-    token_fields,
+from evalcli.evaluators.composite import CompositeEvaluator
+from evalcli.evaluators.context import BuildContext, EvalContext, Judge
+from evalcli.evaluators.declaration import Options
+from evalcli.evaluators.judged import JudgedEvaluator, check_rubric, judge_fields
+from evalcli.evaluators.params import (
+    SEVERITY_SCALE,
+    DefectThreshold,
+    SeverityThreshold,
+    check_members,
+    check_threshold,
 )
 from evalcli.evaluators.safety_common import (
-    TurnCombiner,
-    check_spec,
+    HarmParams,
+    SafetyParams,
     content_safety,
+    refuse_judge_keys,
     resolve_backend,
     text_input,
 )
-from evalcli.judge.client import ChatClient
+from evalcli.evaluators.turns import WorstTurn
 from evalcli.judge.parse import ParseFailure, parse_score
 from evalcli.prompts import PromptFile
 from evalcli.safety.images import image_parts
@@ -62,6 +65,8 @@ from evalcli.safety.severity import (
     MIN_SEVERITY,
     severity_label,
 )
+from evalcli.suggest import did_you_mean
+from evalcli.yamlsrc import Loc
 
 
 @dataclass(frozen=True)
@@ -94,24 +99,26 @@ IMAGES_NOTE = (
 )
 
 
-def harm_fields(key: str, defect_threshold: int, *, judged: bool) -> tuple[OutputField, ...]:
+def harm_fields(
+    key: str, defect_threshold: int = DEFAULT_DEFECT_THRESHOLD, *, judged: bool = True
+) -> tuple[OutputField, ...]:
     """Declared outputs of a harm (token and prompt-hash fields on the judge backend)."""
     fields: tuple[OutputField, ...] = (
-        OutputField(key, Role.SEVERITY_LABEL),
+        OutputField(key, Role.SEVERITY_LABEL, stem=key),
         OutputField(
             f"{key}_score",
             Role.SEVERITY,
             stem=key,
             higher_is_better=False,
             defect_threshold=defect_threshold,
+            range=(MIN_SEVERITY, MAX_SEVERITY),
+            default_threshold=float(DEFAULT_THRESHOLD),
         ),
-        OutputField(f"{key}_reason", Role.REASON),
-        OutputField(f"{key}_threshold", Role.THRESHOLD),
+        OutputField(f"{key}_reason", Role.REASON, stem=key),
+        OutputField(f"{key}_threshold", Role.THRESHOLD, stem=key),
         OutputField(f"{key}_result", Role.RESULT, stem=key, primary=True),
     )
-    if judged:
-        fields += (*token_fields(key), OutputField(f"{key}_prompt_sha256", Role.INFO))
-    return fields
+    return (*fields, *judge_fields(key)) if judged else fields
 
 
 def harm_outputs(key: str, severity: int, reason: str, threshold: float) -> Outputs:
@@ -126,7 +133,7 @@ def harm_outputs(key: str, severity: int, reason: str, threshold: float) -> Outp
     }
 
 
-class _HarmMixin(TurnCombiner):
+class _HarmMixin(WorstTurn):
     key: str
 
     def badness(self, outputs: Outputs) -> float:
@@ -142,8 +149,7 @@ class JudgeHarmEvaluator(_HarmMixin, JudgedEvaluator):
         alias: str,
         harm: Harm,
         prompt: PromptFile,
-        client: ChatClient,
-        params: dict[str, Any],
+        judge: Judge,
         *,
         threshold: float,
         defect_threshold: int,
@@ -155,8 +161,7 @@ class JudgeHarmEvaluator(_HarmMixin, JudgedEvaluator):
             (QUERY, RESPONSE, IMAGES),
             harm_fields(harm.name, defect_threshold, judged=True),
             prompt,
-            client,
-            params,
+            judge,
         )
         self.threshold = threshold
         self.defect_threshold = defect_threshold
@@ -173,8 +178,7 @@ class JudgeHarmEvaluator(_HarmMixin, JudgedEvaluator):
             raise self.unscored(parsed.kind, parsed.message, reply)
         return {
             **harm_outputs(self.key, parsed.score, parsed.reason, self.threshold),
-            **self.usage(reply),
-            f"{self.key}_prompt_sha256": self.prompt_sha256,
+            **self.bookkeeping(reply),
         }
 
     def describe_params(self) -> dict[str, Any]:
@@ -257,38 +261,32 @@ class ContentSafetyHarmEvaluator(_HarmMixin, Evaluator):
         }
 
 
-def _threshold(value: Any, ctx: BuildContext, loc: tuple[str, ...]) -> float:
-    if value is None:
-        return float(DEFAULT_THRESHOLD)
-    if isinstance(value, dict):
-        raise ConfigError(
-            f"evaluators.{ctx.alias}.threshold must be a single severity (0-7 or a label)",
-            where=ctx.where(*loc),
-        )
-    if not MIN_SEVERITY <= float(value) <= MAX_SEVERITY:
-        raise ConfigError(
-            f"evaluators.{ctx.alias}.threshold must be a severity 0-7 or a label (Very low, "
-            f"Low, Medium, High), got {float(value):g}",
-            where=ctx.where(*loc),
-        )
-    return float(value)
-
-
 def build_harm(
     harm: Harm,
     alias: str,
-    spec: EvaluatorConfig,
+    params: HarmParams,
     ctx: BuildContext,
     *,
-    threshold: Any = None,
-    threshold_loc: tuple[str, ...] = ("threshold",),
+    threshold: float | None = None,
+    loc: Loc = ("threshold",),
 ) -> Evaluator:
-    """Build one harm evaluator on the backend its spec (or the run) selects."""
-    backend, where = resolve_backend(spec, ctx)
-    t = _threshold(threshold if threshold is not None else spec.threshold, ctx, threshold_loc)
-    safety = ctx.loaded.config.safety
+    """Build one harm evaluator on the backend its settings (or the run) select.
+
+    Args:
+        threshold: The member's own threshold in a composite (else ``params.threshold``),
+            found at ``loc`` in the spec.
+    """
+    backend, where = resolve_backend(params.backend, ctx)
+    refuse_judge_keys(params, ctx, backend)
+    raw = threshold if threshold is not None else params.threshold
+    t = (
+        float(DEFAULT_THRESHOLD)
+        if raw is None
+        else check_threshold(raw, MIN_SEVERITY, MAX_SEVERITY, ctx, loc, scale=SEVERITY_SCALE)
+    )
+    run_defect = ctx.loaded.config.safety.defect_threshold
     defect = next(
-        (d for d in (spec.defect_threshold, safety.defect_threshold) if d is not None),
+        (d for d in (params.defect_threshold, run_defect) if d is not None),
         DEFAULT_DEFECT_THRESHOLD,
     )
     if backend == "azure_content_safety":
@@ -298,79 +296,70 @@ def build_harm(
         )
     from evalcli.prompts import builtin_prompt_path
 
-    path = resolve_prompt_path(spec, ctx, builtin_prompt_path(harm.name))
-    prompt = load_rubric(path, ctx.where("prompt") if spec.prompt else None)
-    out = prompt.output
-    if out is None or out.kind != "score" or (out.min, out.max) != (MIN_SEVERITY, MAX_SEVERITY):
-        raise ConfigError(
-            f"the rubric {path} must declare a severity output (output: kind: score, min: 0, "
-            "max: 7)",
-            where=ctx.where("prompt"),
-        )
-    missing = {"query", "response"} - set(prompt.inputs)
-    if missing:
-        raise ConfigError(
-            f"the rubric {path} must declare the inputs {', '.join(sorted(missing))}",
-            where=ctx.where("prompt"),
-        )
-    client, cfg = judge_client(ctx)
+    prompt = ctx.rubric(params.prompt, builtin_prompt_path(harm.name))
+    check_rubric(
+        prompt, ctx, kind="score", needs=("query", "response"), scale=(MIN_SEVERITY, MAX_SEVERITY)
+    )
     return JudgeHarmEvaluator(
-        alias,
-        harm,
-        prompt,
-        client,
-        sampling_params(prompt, cfg),
-        threshold=t,
-        defect_threshold=defect,
+        alias, harm, prompt, ctx.judge(params.judge), threshold=t, defect_threshold=defect
     )
 
 
 def _harm_factory(harm: Harm) -> Any:
-    def build(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> Evaluator:
-        backend, _ = resolve_backend(spec, ctx)
-        check_spec(spec, ctx, backend)
-        return build_harm(harm, alias, spec, ctx)
+    def build(alias: str, params: HarmParams, ctx: BuildContext) -> Evaluator:
+        return build_harm(harm, alias, params, ctx)
 
     return build
 
 
-def build_content_safety(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> Evaluator:
+class HarmsOptions(Options):
+    """``params`` of ``content_safety``: which harms to run (default: all four)."""
+
+    harms: list[str] | None = None
+
+
+class ContentSafetyParams(SafetyParams):
+    """Settings of ``content_safety``: one threshold for every harm or one per harm."""
+
+    threshold: SeverityThreshold | dict[str, SeverityThreshold] | None = None
+    defect_threshold: DefectThreshold | None = None
+    params: HarmsOptions = Field(default_factory=HarmsOptions)
+
+
+def build_content_safety(alias: str, params: ContentSafetyParams, ctx: BuildContext) -> Evaluator:
     """The ``content_safety`` composite: the four harms (or ``params.harms``), one alias.
 
     ``threshold`` is one severity for all members or a mapping per harm; ``defect_threshold``
     and ``backend`` apply to every member.
     """
-    backend, _ = resolve_backend(spec, ctx)
-    check_spec(spec, ctx, backend, params=("harms",))
-    if backend == "judge" and spec.prompt is not None:
+    backend, _ = resolve_backend(params.backend, ctx)
+    refuse_judge_keys(params, ctx, backend)
+    if backend == "judge" and params.prompt is not None:
         raise ConfigError(
             f"evaluators.{alias}.prompt: the content_safety composite uses one rubric per "
             "harm; configure the harms as separate evaluators to change their rubrics",
             where=ctx.where("prompt", key=True),
         )
-    names = _selected_harms(spec, ctx)
-    t = spec.threshold
+    names = _selected_harms(params.params.harms, ctx)
+    t = params.threshold
     if isinstance(t, dict):
-        check_member_keys(t, ctx, names)
+        check_members(t, names, ctx)
+    member = HarmParams(
+        backend=params.backend, defect_threshold=params.defect_threshold, judge=params.judge
+    )
     members = []
-    member_spec = spec.model_copy(update={"threshold": None, "params": {}})
     for name in names:
         per = t.get(name) if isinstance(t, dict) else t
-        loc = ("threshold", name) if isinstance(t, dict) else ("threshold",)
-        members.append(
-            build_harm(
-                HARMS_BY_NAME[name], alias, member_spec, ctx, threshold=per, threshold_loc=loc
-            )
-        )
-    # Conversations are evaluated per member, so each harm's own (max) aggregation applies.
+        loc: Loc = ("threshold", name) if isinstance(t, dict) else ("threshold",)
+        members.append(build_harm(HARMS_BY_NAME[name], alias, member, ctx, threshold=per, loc=loc))
+    # Conversations are evaluated per member, so each harm keeps its own worst turn.
     return CompositeEvaluator(alias, "content_safety", tuple(members))
 
 
-def _selected_harms(spec: EvaluatorConfig, ctx: BuildContext) -> tuple[str, ...]:
-    raw = spec.params.get("harms")
+def _selected_harms(raw: list[str] | None, ctx: BuildContext) -> tuple[str, ...]:
     if raw is None:
         return tuple(HARMS_BY_NAME)
-    if not isinstance(raw, list) or not raw:
+    if not raw:
         raise ConfigError(
             f"evaluators.{ctx.alias}.params.harms must be a non-empty list of harm names",
             where=ctx.where("params", "harms"),
@@ -382,8 +371,7 @@ def _selected_harms(spec: EvaluatorConfig, ctx: BuildContext) -> tuple[str, ...]
             raise ConfigError(
                 f"evaluators.{ctx.alias}.params.harms: unknown harm {name!r}",
                 where=ctx.where("params", "harms", i),
-                hint=did_you_mean(str(name), tuple(HARMS_BY_NAME))
-                or f"harms: {', '.join(HARMS_BY_NAME)}",
+                hint=did_you_mean(str(name), HARMS_BY_NAME) or f"harms: {', '.join(HARMS_BY_NAME)}",
             )
         if name in seen:
             raise ConfigError(
@@ -394,10 +382,6 @@ def _selected_harms(spec: EvaluatorConfig, ctx: BuildContext) -> tuple[str, ...]
     return tuple(seen)
 
 
-def _outputs(key: str) -> tuple[str, ...]:
-    return (key, f"{key}_score", f"{key}_reason", f"{key}_threshold", f"{key}_result")
-
-
 HARM_EVALUATORS: tuple[EvaluatorInfo, ...] = (
     *(
         EvaluatorInfo(
@@ -406,9 +390,9 @@ HARM_EVALUATORS: tuple[EvaluatorInfo, ...] = (
             f"Severity 0-7 of {h.description} in the response; lower is better "
             "(judge or azure_content_safety)",
             (QUERY, RESPONSE, IMAGES),
-            _outputs(h.name),
+            harm_fields(h.name),
             _harm_factory(h),
-            float(DEFAULT_THRESHOLD),
+            HarmParams,
         )
         for h in HARMS
     ),
@@ -418,8 +402,8 @@ HARM_EVALUATORS: tuple[EvaluatorInfo, ...] = (
         "violence, sexual, self_harm and hate_unfairness (or params.harms), each with its own "
         "severity, label and defect rate",
         (QUERY, RESPONSE, IMAGES),
-        tuple(k for h in HARMS for k in (h.name, f"{h.name}_score", f"{h.name}_result")),
+        tuple(f for h in HARMS for f in harm_fields(h.name)),
         build_content_safety,
-        float(DEFAULT_THRESHOLD),
+        ContentSafetyParams,
     ),
 )

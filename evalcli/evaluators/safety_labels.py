@@ -18,9 +18,8 @@ judge (recorded in the run's evaluator params).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from evalcli.config import EvaluatorConfig
 from evalcli.errors import ConfigError
 from evalcli.evaluators.base import (
     Evaluator,
@@ -31,24 +30,17 @@ from evalcli.evaluators.base import (
     Outputs,
     Role,
 )
-from evalcli.evaluators.context import BuildContext, EvalContext
-from evalcli.evaluators.judged import (
-    JudgedEvaluator,
-    judge_client,
-    load_rubric,
-    resolve_prompt_path,
-    sampling_params,
-    token_fields,
-)
+from evalcli.evaluators.context import BuildContext, EvalContext, Judge
+from evalcli.evaluators.judged import JudgedEvaluator, check_rubric, judge_fields
 from evalcli.evaluators.safety_common import (
-    TurnCombiner,
-    check_spec,
+    SafetyParams,
     content_safety,
     context_sources,
+    refuse_judge_keys,
     resolve_backend,
     text_input,
 )
-from evalcli.judge.client import ChatClient
+from evalcli.evaluators.turns import WorstTurn
 from evalcli.judge.parse import ParseFailure, parse_label
 from evalcli.prompts import PromptFile
 from evalcli.safety.operations import ContentSafety
@@ -105,16 +97,22 @@ def label_fields(kind: LabelKind, *, judged: bool) -> tuple[OutputField, ...]:
     k = kind.name
     fields: tuple[OutputField, ...] = (
         OutputField(f"{k}_label", Role.LABEL, stem=k, label_metric=kind.metric),
-        OutputField(f"{k}_reason", Role.REASON),
+        OutputField(f"{k}_reason", Role.REASON, stem=k),
     )
     if kind.details:
-        fields += (OutputField(f"{k}_details", Role.DETAILS),)
-    if judged:
-        fields += (*token_fields(k), OutputField(f"{k}_prompt_sha256", Role.INFO))
-    return fields
+        fields += (OutputField(f"{k}_details", Role.DETAILS, stem=k),)
+    return (*fields, *judge_fields(k)) if judged else fields
 
 
-class _LabelMixin(TurnCombiner):
+class LabelParams(SafetyParams):
+    """Settings of a yes/no safety evaluator (it has no threshold)."""
+
+    refused: ClassVar[dict[str, str]] = {
+        "threshold": "does not apply: a yes/no label has no threshold"
+    }
+
+
+class _LabelMixin(WorstTurn):
     kind: LabelKind
 
     def badness(self, outputs: Outputs) -> float:
@@ -132,8 +130,7 @@ class JudgeLabelEvaluator(_LabelMixin, JudgedEvaluator):
         alias: str,
         kind: LabelKind,
         prompt: PromptFile,
-        client: ChatClient,
-        params: dict[str, Any],
+        judge: Judge,
         note: str | None = None,
     ):
         super().__init__(
@@ -143,13 +140,10 @@ class JudgeLabelEvaluator(_LabelMixin, JudgedEvaluator):
             kind.inputs,
             label_fields(kind, judged=True),
             prompt,
-            client,
-            params,
+            judge,
         )
         self.kind = kind
         self.note = note
-        # A good-when-true label aggregates turns with min: one ungrounded turn suffices.
-        self.conversation_aggregation = "min" if kind.true_is_good else "max"
 
     def evaluate(self, inputs: dict[str, Any], ctx: EvalContext) -> Outputs:
         texts: dict[str, Any] = {n: text_input(inputs, n) for n in ("query", "response")}
@@ -163,7 +157,7 @@ class JudgeLabelEvaluator(_LabelMixin, JudgedEvaluator):
         out: Outputs = {f"{k}_label": parsed.label, f"{k}_reason": parsed.reason}
         if self.kind.details:
             out[f"{k}_details"] = {d: parsed.details[d] for d in self.kind.details}
-        return {**out, **self.usage(reply), f"{k}_prompt_sha256": self.prompt_sha256}
+        return {**out, **self.bookkeeping(reply)}
 
     def describe_params(self) -> dict[str, Any]:
         backend = "judge" + (f" ({self.note})" if self.note else "")
@@ -183,7 +177,6 @@ class ContentSafetyLabelEvaluator(_LabelMixin, Evaluator):
         self.kind = kind
         self.service = service
         self.judge_label = service.client.label
-        self.conversation_aggregation = "min" if kind.true_is_good else "max"
 
     def evaluate(self, inputs: dict[str, Any], ctx: EvalContext) -> Outputs:
         response = text_input(inputs, "response")
@@ -212,12 +205,12 @@ class ContentSafetyLabelEvaluator(_LabelMixin, Evaluator):
         }
 
 
-def build_label(kind: LabelKind, alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> Evaluator:
-    """Build a label evaluator on the backend its spec (or the run) selects."""
-    backend, where = resolve_backend(spec, ctx)
+def build_label(kind: LabelKind, alias: str, params: LabelParams, ctx: BuildContext) -> Evaluator:
+    """Build a label evaluator on the backend its settings (or the run) select."""
+    backend, where = resolve_backend(params.backend, ctx)
     note = None
     if backend == "azure_content_safety" and not kind.content_safety:
-        if spec.backend is not None:
+        if params.backend is not None:
             raise ConfigError(
                 f"evaluators.{alias}: {kind.name} is judge-only (Azure AI Content Safety's "
                 "Prompt Shields detect attacks in inputs, not whether a response obeyed them)",
@@ -225,45 +218,22 @@ def build_label(kind: LabelKind, alias: str, spec: EvaluatorConfig, ctx: BuildCo
                 hint="remove backend: azure_content_safety from this evaluator",
             )
         backend, note = "judge", "judge-only; safety.backend does not apply"
-    check_spec(spec, ctx, backend)
-    if spec.threshold is not None:
-        raise ConfigError(
-            f"evaluators.{alias}.threshold: {kind.name} gives a yes/no label and has no threshold",
-            where=ctx.where("threshold", key=True),
-        )
+    refuse_judge_keys(params, ctx, backend)
     if backend == "azure_content_safety":
         return ContentSafetyLabelEvaluator(alias, kind, content_safety(ctx, where))
-    return _build_judged(kind, alias, spec, ctx, note)
-
-
-def _build_judged(
-    kind: LabelKind, alias: str, spec: EvaluatorConfig, ctx: BuildContext, note: str | None
-) -> Evaluator:
     from evalcli.prompts import builtin_prompt_path
 
-    path = resolve_prompt_path(spec, ctx, builtin_prompt_path(kind.name))
-    prompt = load_rubric(path, ctx.where("prompt") if spec.prompt else None)
-    out = prompt.output
-    direction = "higher" if kind.true_is_good else "lower"
-    if out is None or out.kind != "label" or out.direction != direction:
-        raise ConfigError(
-            f"the rubric {path} must declare a label output (output: kind: label, "
-            f"direction: {direction})",
-            where=ctx.where("prompt"),
-        )
-    missing = {i.name for i in kind.inputs} - set(prompt.inputs)
-    if missing:
-        raise ConfigError(
-            f"the rubric {path} must declare the inputs {', '.join(sorted(missing))}",
-            where=ctx.where("prompt"),
-        )
-    client, cfg = judge_client(ctx)
-    return JudgeLabelEvaluator(alias, kind, prompt, client, sampling_params(prompt, cfg), note)
+    prompt = ctx.rubric(params.prompt, builtin_prompt_path(kind.name))
+    direction: Literal["higher", "lower"] = "higher" if kind.true_is_good else "lower"
+    check_rubric(
+        prompt, ctx, kind="label", needs=[i.name for i in kind.inputs], direction=direction
+    )
+    return JudgeLabelEvaluator(alias, kind, prompt, ctx.judge(params.judge), note)
 
 
 def _factory(kind: LabelKind) -> Any:
-    def build(alias: str, spec: EvaluatorConfig, ctx: BuildContext) -> Evaluator:
-        return build_label(kind, alias, spec, ctx)
+    def build(alias: str, params: LabelParams, ctx: BuildContext) -> Evaluator:
+        return build_label(kind, alias, params, ctx)
 
     return build
 
@@ -271,12 +241,12 @@ def _factory(kind: LabelKind) -> Any:
 LABEL_EVALUATORS: tuple[EvaluatorInfo, ...] = tuple(
     EvaluatorInfo(
         k.name,
-        Family.ATTACK,
+        Family.SAFETY_LABEL,
         k.description,
         k.inputs,
-        (f"{k.name}_label", f"{k.name}_reason", *((f"{k.name}_details",) if k.details else ())),
+        label_fields(k, judged=True),
         _factory(k),
-        None,
+        LabelParams,
     )
     for k in LABEL_KINDS
 )

@@ -1,1 +1,2 @@
-"""LLM-judge support: client, retry policy, cache and answer parsing."""
+"""LLM-judge support: the chat client and its pool (calls go through :mod:`evalcli.remote`)
+and judge answer parsing."""

@@ -1,16 +1,19 @@
-"""A shared, thread-safe chat client for judges and chat targets (Azure OpenAI / OpenAI).
+"""The chat client of judges and chat targets (Azure OpenAI / OpenAI), over one endpoint.
 
-One :class:`ChatClient` per distinct connection per run, shared by every thread: building an
-``openai`` client (and its TLS context) per call is what makes the reference SDK spend ~33 ms
-of CPU per judge call. Retries are ours (:mod:`evalcli.judge.retry`); the openai client is built
-with ``max_retries=0``.
+One :class:`ChatClient` per distinct connection per run, shared by every thread. Its calls
+go through an :class:`~evalcli.remote.endpoint.Endpoint`, which owns the retry policy,
+health and fatal latch, statistics, error classification, concurrency limit and call
+cache; the transport (by default the ``openai`` client, see
+:mod:`evalcli.remote.openai_chat`) sits behind it. What is left here is what is specific
+to chat: the messages, the cache key, the failure hints, and transcripts.
 
-Failure handling:
+Failure handling (the endpoint's, see :mod:`evalcli.remote`):
 
 * 401/403 stop the run (:class:`~evalcli.errors.RemoteError`, exit 3) at once.
 * If the first calls of the run all fail after their retries (endpoint unreachable, unknown
   deployment), the run stops too, instead of failing every row one by one.
-* Later, sporadic failures are row errors (:class:`~evalcli.errors.RowError`).
+* Later, sporadic failures are row errors (:class:`~evalcli.errors.RowError`); a 400 from
+  Azure's content filter is about the row's text and never stops the run.
 
 Messages name the provider, endpoint and deployment/model — never the key.
 """
@@ -18,33 +21,31 @@ Messages name the provider, endpoint and deployment/model — never the key.
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from evalcli.cache import CallCache
 from evalcli.config import JudgeConfig
-from evalcli.errors import RemoteError, ResourceError, RowError
-from evalcli.judge.retry import (
-    EndpointHealth,
-    GiveUpError,
-    RetryPolicy,
-    Verdict,
-    call_with_retries,
-    retry_after_s,
-    status_verdict,
-)
+from evalcli.remote.auth import TokenProvider, entra_token_provider
+from evalcli.remote.endpoint import Endpoint, Payload
+from evalcli.remote.failures import Classifier, TransportError
+from evalcli.remote.policy import GiveUpError, RetryPolicy, Verdict
+from evalcli.remote.stats import CallStats
+from evalcli.remote.transport import ChatAnswer, ChatRequest, ChatTransport
 from evalcli.textsafe import replace_surrogates
 
-#: After this many calls failed (after retries) with no success yet, the endpoint is broken.
-FIRST_CALLS_FATAL = 3
-ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
-
-TokenProvider = Callable[[], str]
+__all__ = [
+    "ChatClassifier",
+    "ChatClient",
+    "ChatReply",
+    "ClientPool",
+    "PooledClient",
+    "TranscriptWriter",
+]
 
 
 @dataclass(frozen=True)
@@ -57,23 +58,6 @@ class ChatReply:
     attempts: int
     finish_reason: str | None = None
     cached: bool = False
-
-
-@dataclass
-class ClientStats:
-    """Counters for the run summary (guarded by the client's lock)."""
-
-    calls: int = 0
-    cache_hits: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    retries: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        """JSON-ready counters."""
-        return dict(self.__dict__)
 
 
 class TranscriptWriter:
@@ -97,32 +81,28 @@ class TranscriptWriter:
             self._fh.close()
 
 
-def entra_token_provider() -> TokenProvider:
-    """A bearer-token provider from azure-identity's DefaultAzureCredential.
+class ChatClassifier(Classifier):
+    """The endpoint's failure reports, with hints that name what to check for a chat model."""
 
-    Raises:
-        ResourceError: azure-identity is not installed.
-    """
-    try:
-        from azure.identity import DefaultAzureCredential, get_bearer_token_provider
-    except ImportError:
-        raise ResourceError(
-            "judge.api_key is not set, so Microsoft Entra ID would be used, but azure-identity "
-            "is not installed",
-            hint="pip install 'evalcli[entra]' (or set api_key: ${env:AZURE_OPENAI_API_KEY})",
-        ) from None
-    provider: TokenProvider = get_bearer_token_provider(DefaultAzureCredential(), ENTRA_SCOPE)
-    return provider
+    def fatal_hint(self, exc: BaseException, verdict: Verdict, kind: str) -> str:
+        """Key for a refusal, URL and name for a 404, reachability otherwise."""
+        if verdict == "fatal":
+            return "check the key (or Entra ID role assignment) for this endpoint"
+        if kind == "http-404":
+            return "check the endpoint URL and the deployment/model name"
+        return "check that the endpoint is reachable from this machine"
 
 
 class ChatClient:
-    """Chat completions against one deployment/model, with our retry policy.
+    """Chat completions against one deployment/model, through one endpoint.
 
     Args:
         cfg: Connection and sampling settings.
-        role: ``judge`` or ``target`` (for messages).
+        role: ``judge`` or ``target`` (for messages, error kinds and cache entries).
         token_provider: Entra ID bearer tokens (Azure only, when no key is configured).
         transcripts: Where to log every request/answer, if anywhere.
+        concurrency: Calls in flight when ``cfg.concurrency`` is unset.
+        transport: Sends the attempts; None: the ``openai`` client (tests pass a fake).
     """
 
     def __init__(
@@ -133,59 +113,62 @@ class ChatClient:
         token_provider: TokenProvider | None = None,
         transcripts: TranscriptWriter | None = None,
         concurrency: int = 8,
+        transport: ChatTransport | None = None,
     ):
         self.cfg = cfg
         self.role = role
         self.transcripts = transcripts
-        self.cache: CallCache | None = None
-        self.policy = RetryPolicy(max_retries=cfg.max_retries, max_total_s=cfg.max_retry_time_s)
-        self.stats = ClientStats()
-        self._lock = threading.Lock()
-        self._fatal: RemoteError | None = None
-        self.health = EndpointHealth(self.label, FIRST_CALLS_FATAL)
-        self._secret = cfg.api_key.get_secret_value() if cfg.api_key else None
-        limit = self.limit = cfg.concurrency or concurrency
-        self._slots = threading.BoundedSemaphore(limit)
-        if cfg.type == "azure_openai" and self._secret is None and token_provider is None:
-            token_provider = (
-                entra_token_provider()
-            )  # fails now (exit 2) if azure-identity is absent
-        self._token_provider = token_provider
-        self._client_obj: Any = None
+        secret = cfg.api_key.get_secret_value() if cfg.api_key else None
+        limit = cfg.concurrency or concurrency
+        if transport is None:
+            transport = self._default_transport(secret, token_provider, limit)
+        self.remote: Endpoint[ChatRequest, ChatAnswer] = Endpoint(
+            self.label,
+            transport,
+            policy=RetryPolicy(max_retries=cfg.max_retries, max_total_s=cfg.max_retry_time_s),
+            classifier=ChatClassifier(timeout_s=cfg.timeout_s, secret=secret),
+            limit=limit,
+            row_kind=role,
+            cache_kind=role,
+        )
+
+    def _default_transport(
+        self, secret: str | None, token_provider: TokenProvider | None, limit: int
+    ) -> ChatTransport:
+        from evalcli.remote.openai_chat import ChatConnection, OpenAIChatTransport
+
+        cfg = self.cfg
+        if cfg.type == "azure_openai" and secret is None and token_provider is None:
+            # Fails now (exit 2), before any call, if azure-identity is absent.
+            token_provider = entra_token_provider(f"{self.role}.api_key is not set")
+        conn = ChatConnection(
+            provider=cfg.type,
+            endpoint=cfg.endpoint,
+            deployment=cfg.deployment,
+            api_version=cfg.api_version,
+            base_url=cfg.base_url,
+            timeout_s=cfg.timeout_s,
+        )
+        return OpenAIChatTransport(conn, limit=limit, api_key=secret, token_provider=token_provider)
 
     @property
-    def _client(self) -> Any:
-        """The ``openai`` client, built on first use: a run answered entirely from the cache
-        never pays for importing openai and setting up its connection pool."""
-        with self._lock:
-            if self._client_obj is None:
-                self._client_obj = self._build_client()
-            return self._client_obj
+    def cache(self) -> CallCache | None:
+        """The run's call cache (None: no cache); set by :meth:`ClientPool.attach`."""
+        return self.remote.cache
 
-    def _build_client(self) -> Any:
-        import httpx2
-        import openai
+    @cache.setter
+    def cache(self, cache: CallCache | None) -> None:
+        self.remote.cache = cache
 
-        cfg, limit = self.cfg, self.limit
-        http = openai.DefaultHttpx2Client(
-            limits=httpx2.Limits(max_connections=limit, max_keepalive_connections=limit),
-            timeout=openai.Timeout(cfg.timeout_s, connect=min(10.0, cfg.timeout_s)),
-        )
-        common: dict[str, Any] = {
-            "max_retries": 0,
-            "http_client": http,
-            "timeout": openai.Timeout(cfg.timeout_s, connect=min(10.0, cfg.timeout_s)),
-        }
-        if cfg.type == "azure_openai":
-            return openai.AzureOpenAI(
-                azure_endpoint=cfg.endpoint or "",
-                api_version=cfg.api_version,
-                azure_deployment=cfg.deployment,
-                api_key=self._secret,
-                azure_ad_token_provider=None if self._secret else self._token_provider,
-                **common,
-            )
-        return openai.OpenAI(base_url=cfg.base_url, api_key=self._secret or "unused", **common)
+    @property
+    def stats(self) -> CallStats:
+        """Call counters (read them after the run)."""
+        return self.remote.stats
+
+    @property
+    def limit(self) -> int:
+        """Calls in flight at most."""
+        return self.remote.limit
 
     def cache_key(
         self, messages: list[dict[str, Any]], params: Mapping[str, Any], prompt_sha: Any
@@ -211,16 +194,13 @@ class ChatClient:
 
     @property
     def label(self) -> str:
-        """``azure_openai deployment 'gpt-4o' at https://...`` (no secrets)."""
+        """``judge azure_openai deployment 'gpt-4o' at https://...`` (no secrets)."""
         what = "deployment" if self.cfg.type == "azure_openai" else "model"
         return f"{self.role} {self.cfg.type} {what} {self.cfg.model_name!r} at {self.cfg.location}"
 
     def scrub(self, text: str) -> str:
         """Remove anything that could be the key from a message."""
-        # Very short "keys" (local servers that ignore auth) would mangle every word.
-        if self._secret and len(self._secret) >= 6:
-            text = text.replace(self._secret, "***")
-        return re.sub(r"\bsk-[A-Za-z0-9*_\-]{6,}", "sk-***", text)
+        return self.remote.classifier.scrub(text)
 
     def chat(
         self,
@@ -228,135 +208,41 @@ class ChatClient:
         params: Mapping[str, Any],
         meta: Mapping[str, Any] | None = None,
     ) -> ChatReply:
-        """One chat completion, retried per policy.
+        """One chat completion (or its answer from the call cache), retried per policy.
 
         Raises:
             RemoteError: the endpoint refuses us or is down (the run must stop).
             RowError: this call failed (the row records the error).
         """
-        if self._fatal is not None:
-            raise self._fatal
         # A model API takes UTF-8 text: a lone surrogate from the data becomes U+FFFD.
         messages = replace_surrogates(messages)
         key = None
-        if self.cache is not None:
+        if self.remote.cache is not None:
             key = self.cache_key(messages, params, (meta or {}).get("prompt_sha256"))
-            hit = self.cache.get(key)
-            if hit is not None:
-                reply = ChatReply(
-                    text=hit["text"],
-                    prompt_tokens=hit["prompt_tokens"],
-                    completion_tokens=hit["completion_tokens"],
-                    attempts=0,
-                    finish_reason=hit.get("finish_reason"),
-                    cached=True,
-                )
-                with self._lock:
-                    self.stats.cache_hits += 1
-                self._record(messages, params, meta, time.time(), reply, None)
-                return reply
-        with self._slots:
-            reply = self._chat(messages, params, meta)
-        if self.cache is not None and key is not None:
-            # Stored even if the text later fails to parse: parsing is deterministic.
-            self.cache.put(
-                key,
-                self.role,
-                {
-                    "text": reply.text,
-                    "prompt_tokens": reply.prompt_tokens,
-                    "completion_tokens": reply.completion_tokens,
-                    "finish_reason": reply.finish_reason,
-                },
-            )
-        return reply
-
-    def _chat(
-        self,
-        messages: list[dict[str, Any]],
-        params: Mapping[str, Any],
-        meta: Mapping[str, Any] | None,
-    ) -> ChatReply:
-        model = self.cfg.model_name
         started = time.time()
 
-        def attempt() -> Any:
-            return self._client.chat.completions.create(
-                model=model,
-                messages=messages,
-                **params,
-            )
-
-        def on_retry(exc: BaseException, wait: float) -> None:
-            with self._lock:
-                self.stats.retries += 1
-
-        try:
-            completion, attempts = call_with_retries(attempt, self.policy, self._classify, on_retry)
-        except GiveUpError as gu:
+        def gave_up(gu: GiveUpError) -> None:
             self._record(messages, params, meta, started, None, gu)
-            raise self._failure(gu) from None
-        choice = completion.choices[0] if completion.choices else None
-        text = (choice.message.content if choice is not None else None) or ""
-        usage = completion.usage
-        reply = ChatReply(
-            text=text,
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
-            attempts=attempts,
-            finish_reason=choice.finish_reason if choice is not None else None,
+
+        result = self.remote.call(
+            ChatRequest(self.cfg.model_name, messages, params),
+            ChatAnswer.payload,
+            what=f"{self.role} call",
+            key=key,
+            tokens=_tokens,
+            on_give_up=gave_up if self.transcripts is not None else None,
         )
-        self.health.success()
-        with self._lock:
-            self.stats.calls += 1
-            self.stats.succeeded += 1
-            self.stats.prompt_tokens += reply.prompt_tokens
-            self.stats.completion_tokens += reply.completion_tokens
+        answer = result.payload
+        reply = ChatReply(
+            text=answer["text"],
+            prompt_tokens=answer["prompt_tokens"],
+            completion_tokens=answer["completion_tokens"],
+            attempts=result.attempts,
+            finish_reason=answer.get("finish_reason"),
+            cached=result.cached,
+        )
         self._record(messages, params, meta, started, reply, None)
         return reply
-
-    def _classify(self, exc: BaseException) -> tuple[Verdict, float | None]:
-        import openai
-
-        if isinstance(exc, openai.APIStatusError):
-            code = getattr(exc, "code", None)
-            verdict = status_verdict(exc.status_code, code if isinstance(code, str) else None)
-            return verdict, retry_after_s(exc.response.headers) if verdict == "retry" else None
-        if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError):
-            return "retry", None
-        return "fail", None
-
-    def _failure(self, gu: GiveUpError) -> RemoteError | RowError:
-        import openai
-
-        exc = gu.error
-        tries = f" after {gu.attempts} attempt{'s' if gu.attempts != 1 else ''}"
-        if isinstance(exc, openai.APIStatusError):
-            status = exc.status_code
-            detail = self.scrub(_server_message(exc))
-            kind = f"http-{status}"
-            message = f"HTTP {status}{tries}" + (f": {detail}" if detail else "")
-        elif isinstance(exc, openai.APITimeoutError):
-            kind, message = "timeout", f"timed out{tries} (timeout_s={self.cfg.timeout_s:g})"
-        elif isinstance(exc, openai.APIConnectionError):
-            kind, message = "connection-error", f"connection failed{tries}: {self.scrub(str(exc))}"
-        else:
-            kind, message = "call-error", f"{type(exc).__name__}{tries}: {self.scrub(str(exc))}"
-        with self._lock:
-            self.stats.calls += 1
-            self.stats.failed += 1
-        # Azure refuses texts its content filter flags with a 400: that is about this row's
-        # data (often the very thing a safety evaluation feeds it), not about the endpoint.
-        filtered = getattr(exc, "code", None) == "content_filter"
-        why = self.health.failure(gu.verdict, data_specific=filtered)
-        if why is not None:
-            with self._lock:
-                if self._fatal is None:
-                    self._fatal = RemoteError(
-                        f"{self.label}: {why} ({message})", hint=_fatal_hint(gu.verdict, kind)
-                    )
-                return self._fatal
-        return RowError(f"{self.role}-{kind}", f"{self.role} call failed: {message}")
 
     def _record(
         self,
@@ -387,33 +273,19 @@ class ChatClient:
             record["attempts"] = reply.attempts
             record["cached"] = reply.cached
         if gu is not None:
-            record["error"] = self.scrub(f"{type(gu.error).__name__}: {gu.error}")
+            # The library's own exception says more than our transport-neutral wrapper.
+            error = gu.error.original if isinstance(gu.error, TransportError) else gu.error
+            record["error"] = self.scrub(f"{type(error).__name__}: {error}")
             record["attempts"] = gu.attempts
         self.transcripts.write(record)
 
     def close(self) -> None:
         """Release connections."""
-        if self._client_obj is not None:
-            self._client_obj.close()
+        self.remote.close()
 
 
-def _server_message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict):
-            msg = err.get("message") or err.get("code")
-            if msg:
-                return str(msg)[:300]
-    return ""
-
-
-def _fatal_hint(verdict: Verdict, kind: str) -> str:
-    if verdict == "fatal":
-        return "check the key (or Entra ID role assignment) for this endpoint"
-    if kind == "http-404":
-        return "check the endpoint URL and the deployment/model name"
-    return "check that the endpoint is reachable from this machine"
+def _tokens(answer: Payload) -> tuple[int, int]:
+    return int(answer["prompt_tokens"]), int(answer["completion_tokens"])
 
 
 class PooledClient(Protocol):
@@ -427,7 +299,7 @@ class PooledClient(Protocol):
         """Name for the usage table (no secrets)."""
 
     @property
-    def stats(self) -> ClientStats:
+    def stats(self) -> CallStats:
         """Call counters."""
 
     def close(self) -> None:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evalcli.reporters.terminal import plural, print_fitted, stdout_console
-from evalcli.results import EvaluatorSummary, RunResult
+from evalcli.results import EvaluatorSummary, MetricInfo, RunResult
 from evalcli.safety.severity import LABELS as SEVERITY_LABELS
 
 
@@ -117,18 +117,18 @@ class _MetricRow:
     mean: float | None = None
     pass_rate: float | None = None
     more: list[str] = field(default_factory=list)
-    stem: str | None = None  # a severity's harm (its ``<stem>_defect_rate``/``_pass_rate``)
     paired: bool = False  # a pass rate joined it (its value may be None: nothing scored)
 
 
 def _metric_rows(result: RunResult, s: EvaluatorSummary) -> list[_MetricRow]:
     """Every metric the evaluator produced (all of them can be gated on), as table rows.
 
-    Each mean gets a row; a rate joins the row of the score it was computed from: the pass
-    rate of ``<key>_result`` joins ``<key>``, a severity's defect rate (same source key) and
-    ``<stem>_pass_rate`` join its mean, and the primary ``pass_rate`` otherwise joins the
-    first mean without one (the headline). Any other rate, e.g. a yes/no label's defect or
-    passing rate, gets a row of its own, so that no metric is left out.
+    Each mean gets a row; a rate joins the row of the mean with the same subject (the
+    declared stem of the output it summarises): a score's pass rate, a severity's defect
+    rate and severity-label distribution. A primary ``pass_rate`` without such a mean joins
+    the first mean without one (the headline). Any other rate, e.g. a yes/no label's defect
+    or passing rate, gets a row of its own, so that no metric is left out; so does a corpus
+    score (``corpus_chrf``), shown in the mean column.
     """
     prefix = s.alias + "."
     info = {
@@ -140,35 +140,32 @@ def _metric_rows(result: RunResult, s: EvaluatorSummary) -> list[_MetricRow]:
     def value(short: str) -> float | None:
         return result.metrics.get(prefix + short)
 
+    def subject(m: MetricInfo) -> str | None:
+        return m.subject if m.subject is not None else m.source_key
+
     rows: dict[str, _MetricRow] = {}  # short metric name -> its row, in metric_info order
-    by_source: dict[str | None, _MetricRow] = {}  # a mean's source key -> its row
+    by_subject: dict[str | None, _MetricRow] = {}  # a mean's subject -> its row
     for short, m in info.items():
         if m.kind == "mean":
-            rows[short] = by_source[m.source_key] = _MetricRow(short, mean=value(short))
+            rows[short] = _MetricRow(short, mean=value(short))
+            by_subject.setdefault(subject(m), rows[short])
     joined: set[str] = set()
     for short, m in info.items():
-        sev = by_source.get(m.source_key) if m.kind == "defect_rate" else None
-        if sev is not None:
-            sev.stem = short.removesuffix("_defect_rate")
-            sev.more.append(f"defect rate {_pct(value(short))}")
-            dist = s.extra.get(f"{sev.stem}_distribution")
+        row = by_subject.get(subject(m))
+        if m.kind == "defect_rate" and row is not None:
+            row.more.append(f"defect rate {_pct(value(short))}")
+            dist = s.extra.get(f"{subject(m)}_distribution")
             if isinstance(dist, dict):
                 known = [(label, dist.get(label, 0)) for label in SEVERITY_LABELS]
                 others = [(k, v) for k, v in dist.items() if k not in SEVERITY_LABELS]
-                sev.more.append(", ".join(f"{k} {v}" for k, v in (*known, *others)))
+                row.more.append(", ".join(f"{k} {v}" for k, v in (*known, *others)))
             joined.add(short)
-    for short, m in info.items():
-        if m.kind != "pass_rate":
-            continue
-        source = (m.source_key or "").removesuffix("_result")
-        row = by_source.get(source) or next(
-            (r for r in rows.values() if r.stem and short == f"{r.stem}_pass_rate"), None
-        )
-        if row is None and short == "pass_rate":
-            row = next((r for r in rows.values() if not r.paired), None)
-        if row is not None and not row.paired:
-            row.pass_rate, row.paired = value(short), True
-            joined.add(short)
+        elif m.kind == "pass_rate":
+            if row is None and short == "pass_rate":
+                row = next((r for r in rows.values() if not r.paired), None)
+            if row is not None and not row.paired:
+                row.pass_rate, row.paired = value(short), True
+                joined.add(short)
     out: list[_MetricRow] = []
     for short, m in info.items():
         if short in rows:
@@ -177,6 +174,8 @@ def _metric_rows(result: RunResult, s: EvaluatorSummary) -> list[_MetricRow]:
             own = _MetricRow(short)
             if m.kind == "defect_rate":
                 own.more.append(f"defect rate {_pct(value(short))}")
+            elif m.kind == "corpus":  # a score of the whole corpus, in the score's column
+                own.mean = value(short)
             else:
                 own.pass_rate = value(short)
             out.append(own)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -69,11 +68,7 @@ class ResultFiles:
         self._known = set(self.columns)
         # Evaluators that may return keys nobody declared (code evaluators returning a dict):
         # CSV columns are fixed up front, so those keys share one JSON column per evaluator.
-        self._open = [
-            f"outputs.{b.alias}"
-            for b in plan.evaluators
-            if getattr(b.evaluator, "open_outputs", False)
-        ]
+        self._open = [f"outputs.{b.alias}" for b in plan.evaluators if b.evaluator.open_outputs]
         self._csv = csv.writer(self._csv_fh)
         self._csv.writerow(self.columns)
         self.rows_written = 0
@@ -146,11 +141,10 @@ def csv_columns(plan: RunPlan) -> list[str]:
         prefix = f"outputs.{b.alias}."
         cols += [prefix + f.key for f in b.evaluator.outputs]
         cols += [prefix + "error", prefix + "error_kind"]
-        extra: Iterable[str] = getattr(b.evaluator, "extra_csv_keys", ())
-        cols += [prefix + k for k in extra]
+        cols += [prefix + k for k in b.evaluator.extra_csv_keys]
         if b.conversation is not None:
             cols += [f"{prefix}{PER_TURN_KEY}.{f.key}" for f in b.evaluator.outputs]
-        if getattr(b.evaluator, "open_outputs", False):
+        if b.evaluator.open_outputs:
             cols.append(f"outputs.{b.alias}")  # undeclared keys, as one JSON object
     return cols
 

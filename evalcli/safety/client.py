@@ -1,11 +1,10 @@
 """A shared, thread-safe client for the Azure AI Content Safety REST API.
 
-One :class:`ContentSafetyClient` per run, shared by every thread, with pooled keep-alive
-connections (httpx2, the HTTP library the openai client already brings). Every call goes
-through the run's retry policy (:mod:`evalcli.judge.retry`): 429 (honouring ``Retry-After``),
-408/409, 5xx, timeouts and connection errors are retried.
-
-Failure handling follows the judge client's rules, adapted to what Content Safety answers:
+One :class:`ContentSafetyClient` per run, shared by every thread. Its calls go through an
+:class:`~evalcli.remote.endpoint.Endpoint` (retry policy, health and fatal latch,
+statistics, concurrency limit, call cache) over a pooled httpx2 transport
+(:mod:`evalcli.remote.http`): 429 (honouring ``Retry-After``), 408/409, 5xx, timeouts and
+connection errors are retried. What is left here is what Content Safety says:
 
 * 401/403, a 404 (wrong endpoint, or the feature is not offered in the resource's region)
   and an api-version the service refuses stop the run at once
@@ -34,17 +33,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from evalcli.config import SafetyConfig
-from evalcli.errors import RemoteError, RowError
-from evalcli.judge.client import ClientStats, TokenProvider
-from evalcli.judge.retry import (
-    EndpointHealth,
-    GiveUpError,
-    RetryPolicy,
-    Verdict,
-    call_with_retries,
-    retry_after_s,
-    status_verdict,
+from evalcli.errors import RowError
+from evalcli.remote.auth import TokenProvider, bearer, key_header
+from evalcli.remote.endpoint import Endpoint, Payload
+from evalcli.remote.failures import (
+    Classifier,
+    Report,
+    StatusError,
+    TokenUnavailableError,
+    TransportError,
 )
+from evalcli.remote.policy import RetryPolicy, Verdict
+from evalcli.remote.stats import CallStats
+from evalcli.remote.transport import HttpRequest, HttpResponse, HttpTransport
 
 if TYPE_CHECKING:
     from evalcli.cache import CallCache
@@ -54,26 +55,12 @@ T = TypeVar("T")
 #: The ``kind`` of Content Safety entries in the call cache (``evalcli cache info``).
 CACHE_KIND = "content_safety"
 
-#: After this many endpoint-level failures (after retries) with no success yet, stop the run.
-FIRST_CALLS_FATAL = 3
-
 #: Error codes (body ``error.code`` / ``x-ms-error-code``) that mean the configured
 #: api-version is wrong: a configuration problem, so the run stops.
 _API_VERSION_CODES = frozenset({"MissingApiVersionParameter", "UnsupportedApiVersionValue"})
 
 
-class HttpStatusError(Exception):
-    """A non-2xx answer (raised inside the retry loop)."""
-
-    def __init__(self, status: int, code: str | None, message: str, headers: Mapping[str, str]):
-        super().__init__(f"HTTP {status}")
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers
-
-
-class BadAnswerError(Exception):
+class BadAnswerError(TransportError):
     """A 2xx answer whose body is not a JSON object."""
 
     def __init__(self, raw: str):
@@ -81,17 +68,14 @@ class BadAnswerError(Exception):
         self.raw = raw
 
 
-class TokenError(Exception):
-    """Microsoft Entra ID did not give us a token."""
-
-
 class ContentSafetyClient:
-    """POSTs to ``{endpoint}/contentsafety/<operation>?api-version=...`` with retries.
+    """POSTs to ``{endpoint}/contentsafety/<operation>?api-version=...`` through one endpoint.
 
     Args:
         cfg: The run's ``safety:`` settings (endpoint, key, timeouts, retries).
         concurrency: Connections and calls in flight when ``cfg.concurrency`` is unset.
         token_provider: Entra ID bearer tokens; required when ``cfg.api_key`` is unset.
+        transport: Sends the attempts; None: httpx2 with the key or token (tests pass a fake).
     """
 
     def __init__(
@@ -100,31 +84,34 @@ class ContentSafetyClient:
         *,
         concurrency: int = 8,
         token_provider: TokenProvider | None = None,
+        transport: HttpTransport | None = None,
     ):
-        import httpx2
-
         if cfg.endpoint is None:
             raise ValueError("safety.endpoint is required")  # checked at build time already
         self.cfg = cfg
         self.endpoint = cfg.endpoint.rstrip("/")
-        self._secret = cfg.api_key.get_secret_value() if cfg.api_key else None
-        if self._secret is None and token_provider is None:
-            raise ValueError("a key or a token provider is required")
-        self._token_provider = token_provider
-        self.policy = RetryPolicy(max_retries=cfg.max_retries, max_total_s=cfg.max_retry_time_s)
-        self._stats = ClientStats()
-        self._lock = threading.Lock()
-        self._fatal: RemoteError | None = None
-        self.health = EndpointHealth("content safety", FIRST_CALLS_FATAL)
-        self.limit = cfg.concurrency or concurrency
-        self._slots = threading.BoundedSemaphore(self.limit)
-        self._http = httpx2.Client(
-            limits=httpx2.Limits(max_connections=self.limit, max_keepalive_connections=self.limit),
-            timeout=httpx2.Timeout(cfg.timeout_s, connect=min(10.0, cfg.timeout_s)),
+        secret = cfg.api_key.get_secret_value() if cfg.api_key else None
+        limit = cfg.concurrency or concurrency
+        if transport is None:
+            from evalcli.remote.http import Httpx2Transport
+
+            if secret is not None:
+                auth = key_header("Ocp-Apim-Subscription-Key", secret)
+            elif token_provider is not None:
+                auth = bearer(token_provider)
+            else:
+                raise ValueError("a key or a token provider is required")
+            transport = Httpx2Transport(timeout_s=cfg.timeout_s, limit=limit, auth=auth)
+        self.remote: Endpoint[HttpRequest, HttpResponse] = Endpoint(
+            self.label,
+            transport,
+            policy=RetryPolicy(max_retries=cfg.max_retries, max_total_s=cfg.max_retry_time_s),
+            classifier=SafetyClassifier(timeout_s=cfg.timeout_s, secret=secret),
+            limit=limit,
+            row_kind="content-safety",
+            cache_kind=CACHE_KIND,
         )
         self.shared = SharedCalls()
-        #: Set by the run (``ClientPool.attach``) when answers may come from / go to the cache.
-        self.cache: CallCache | None = None
 
     @property
     def label(self) -> str:
@@ -132,13 +119,27 @@ class ContentSafetyClient:
         return f"content_safety azure_content_safety at {self.endpoint}"
 
     @property
-    def stats(self) -> ClientStats:
+    def cache(self) -> CallCache | None:
+        """The run's call cache (None: no cache); set by ``ClientPool.attach``."""
+        return self.remote.cache
+
+    @cache.setter
+    def cache(self, cache: CallCache | None) -> None:
+        self.remote.cache = cache
+
+    @property
+    def stats(self) -> CallStats:
         """Call counters (read them after the run)."""
-        return self._stats
+        return self.remote.stats
+
+    @property
+    def limit(self) -> int:
+        """Calls in flight at most."""
+        return self.remote.limit
 
     def scrub(self, text: str) -> str:
         """Remove the key from a message, should a server ever echo it."""
-        return text.replace(self._secret, "***") if self._secret else text
+        return self.remote.classifier.scrub(text)
 
     def cache_key(self, operation: str, body: Mapping[str, Any], api_version: str) -> str:
         """What determines an answer: operation, endpoint host and path, api-version, body.
@@ -167,129 +168,44 @@ class ContentSafetyClient:
             RemoteError: the service refuses us or is unusable (the run must stop).
             RowError: this call failed (the row records the error).
         """
-        if self._fatal is not None:
-            raise self._fatal
-        cache = self.cache
-        key = None
-        if cache is not None:
-            key = self.cache_key(operation, body, api_version)
-            hit = cache.get(key)
-            if hit is not None:
-                with self._lock:
-                    self._stats.cache_hits += 1
-                return hit
-        # A hit never waits for a connection slot; only real calls do.
-        with self._slots:
-            data = self._post(operation, body, api_version)
-        if cache is not None and key is not None:
-            # Stored even if the answer later proves unusable (a missing severity, say):
-            # reading it is deterministic, as for judge answers that fail to parse.
-            cache.put(key, CACHE_KIND, data)
-        return data
-
-    def _post(self, operation: str, body: Mapping[str, Any], api_version: str) -> dict[str, Any]:
-        url = f"{self.endpoint}/contentsafety/{operation}"
-
-        def attempt() -> dict[str, Any]:
-            response = self._http.post(
-                url, params={"api-version": api_version}, json=body, headers=self._auth()
-            )
-            if response.status_code >= 300:
-                code, message = _error_detail(response)
-                raise HttpStatusError(response.status_code, code, message, response.headers)
-            try:
-                data = response.json()
-            except ValueError:
-                raise BadAnswerError(response.text[:2000]) from None
-            if not isinstance(data, dict):
-                raise BadAnswerError(response.text[:2000])
-            return data
-
-        def on_retry(exc: BaseException, wait: float) -> None:
-            with self._lock:
-                self._stats.retries += 1
-
-        try:
-            data, _ = call_with_retries(attempt, self.policy, self._classify, on_retry)
-        except GiveUpError as gu:
-            raise self._failure(operation, gu) from None
-        self.health.success()
-        with self._lock:
-            self._stats.calls += 1
-            self._stats.succeeded += 1
-        return data
-
-    def _auth(self) -> dict[str, str]:
-        if self._secret is not None:
-            return {"Ocp-Apim-Subscription-Key": self._secret}
-        assert self._token_provider is not None
-        try:
-            token = self._token_provider()
-        except Exception as exc:  # azure-identity raises several unrelated types
-            raise TokenError(f"{type(exc).__name__}: {exc}") from None
-        return {"Authorization": f"Bearer {token}"}
-
-    def _classify(self, exc: BaseException) -> tuple[Verdict, float | None]:
-        import httpx2
-
-        if isinstance(exc, HttpStatusError):
-            if exc.status == 404 or exc.code in _API_VERSION_CODES:
-                return "fatal", None
-            verdict = status_verdict(exc.status, exc.code)
-            return verdict, retry_after_s(exc.headers) if verdict == "retry" else None
-        if isinstance(exc, TokenError):
-            return "fatal", None
-        if isinstance(exc, httpx2.TimeoutException | httpx2.TransportError):
-            return "retry", None
-        return "fail", None
-
-    def _failure(self, operation: str, gu: GiveUpError) -> RemoteError | RowError:
-        import httpx2
-
-        exc = gu.error
-        tries = f" after {gu.attempts} attempt{'s' if gu.attempts != 1 else ''}"
-        extra: dict[str, object] = {}
-        counts = True  # towards "the first calls all failed"
-        if isinstance(exc, HttpStatusError):
-            kind = f"http-{exc.status}"
-            detail = self.scrub(exc.message)
-            message = f"HTTP {exc.status}{tries}" + (f": {detail}" if detail else "")
-            counts = exc.status != 400  # a 400 is about this row's input
-        elif isinstance(exc, httpx2.TimeoutException):
-            kind, message = "timeout", f"timed out{tries} (timeout_s={self.cfg.timeout_s:g})"
-        elif isinstance(exc, httpx2.TransportError):
-            kind, message = "connection-error", f"connection failed{tries}: {self.scrub(str(exc))}"
-        elif isinstance(exc, TokenError):
-            kind, message = "entra-token", f"no Microsoft Entra ID token: {self.scrub(str(exc))}"
-        elif isinstance(exc, BadAnswerError):
-            kind, message = "bad-answer", "the answer is not a JSON object"
-            extra["content_safety_raw_output"] = self.scrub(exc.raw)
-        else:
-            kind, message = "call-error", f"{type(exc).__name__}{tries}: {self.scrub(str(exc))}"
-        with self._lock:
-            self._stats.calls += 1
-            self._stats.failed += 1
-        stop = self.health.failure(gu.verdict, data_specific=not counts)
-        if stop is not None:
-            with self._lock:
-                if self._fatal is None:
-                    why = _fatal_reason(exc, gu.verdict, self.health.failed)
-                    self._fatal = RemoteError(
-                        f"{self.label}: {operation}: {why} ({message})", hint=_fatal_hint(exc)
-                    )
-                return self._fatal
-        return RowError(
-            f"content-safety-{kind}",
-            f"Azure AI Content Safety {operation} failed: {message}",
-            extra=extra,
+        key = self.cache_key(operation, body, api_version) if self.cache is not None else None
+        request = HttpRequest(
+            "POST",
+            f"{self.endpoint}/contentsafety/{operation}",
+            json=body,
+            params={"api-version": api_version},
         )
+        result = self.remote.call(
+            request,
+            _read,
+            what=f"Azure AI Content Safety {operation}",
+            scope=operation,
+            key=key,
+        )
+        # Stored even if the answer later proves unusable (a missing severity, say):
+        # reading it is deterministic, as for judge answers that fail to parse.
+        return result.payload
 
     def close(self) -> None:
         """Release connections."""
-        self._http.close()
+        self.remote.close()
 
 
-def _error_detail(response: Any) -> tuple[str | None, str]:
+def _read(response: HttpResponse) -> Payload:
+    """The answer's JSON object; an error status or a body that is not one fails the attempt."""
+    if response.status >= 300:
+        code, message = _error_detail(response)
+        raise StatusError(response.status, code=code, message=message, headers=response.headers)
+    try:
+        data = response.json()
+    except ValueError:
+        raise BadAnswerError(response.text[:2000]) from None
+    if not isinstance(data, dict):
+        raise BadAnswerError(response.text[:2000])
+    return data
+
+
+def _error_detail(response: HttpResponse) -> tuple[str | None, str]:
     """(error code, message) from an ``{"error": {"code", "message"}}`` body or headers."""
     code: str | None = response.headers.get("x-ms-error-code")
     message = ""
@@ -306,22 +222,48 @@ def _error_detail(response: Any) -> tuple[str | None, str]:
     return code, message[:300]
 
 
-def _fatal_reason(exc: BaseException, verdict: Verdict, failures: int) -> str:
-    if isinstance(exc, TokenError):
-        return "Microsoft Entra ID authentication failed"
-    if isinstance(exc, HttpStatusError) and verdict == "fatal":
+class SafetyClassifier(Classifier):
+    """What Content Safety's answers mean: some statuses stop the run, a 400 is the row's."""
+
+    def verdict(self, exc: BaseException) -> tuple[Verdict, float | None]:
+        """A 404 or a refused api-version is fatal; otherwise the shared rules."""
+        if isinstance(exc, StatusError) and (exc.status == 404 or exc.code in _API_VERSION_CODES):
+            return "fatal", None
+        return super().verdict(exc)
+
+    def report(self, exc: BaseException, attempts: int, verdict: Verdict) -> Report:
+        """The shared report, with the raw answer kept for an unusable one and a reason and
+        hint that name Content Safety's settings."""
+        base = super().report(exc, attempts, verdict)
+        kind, message, extra = base.kind, base.message, dict(base.extra)
+        if isinstance(exc, BadAnswerError):
+            kind, message = "bad-answer", "the answer is not a JSON object"
+            extra["content_safety_raw_output"] = self.scrub(exc.raw)
+        return Report(
+            kind,
+            message,
+            extra=extra,
+            # A 400 is about this row's input (an image the service cannot read, say).
+            counts=not (isinstance(exc, StatusError) and exc.status == 400),
+            reason=_fatal_reason(exc, verdict) or base.reason,
+            hint=_fatal_hint(exc),
+        )
+
+
+def _fatal_reason(exc: BaseException, verdict: Verdict) -> str | None:
+    if isinstance(exc, StatusError) and verdict == "fatal":
         if exc.status in (401, 403):
             return "authentication/authorisation failed"
         if exc.code in _API_VERSION_CODES:
             return "the service refuses the api-version"
         return "the operation was not found"
-    return f"the first {failures} calls all failed"
+    return None  # the health rules' own reason
 
 
 def _fatal_hint(exc: BaseException) -> str:
-    if isinstance(exc, TokenError):
+    if isinstance(exc, TokenUnavailableError):
         return "check `az login` / the managed identity, or set safety.api_key"
-    if isinstance(exc, HttpStatusError):
+    if isinstance(exc, StatusError):
         if exc.status in (401, 403):
             return "check safety.api_key (or the Entra ID role 'Cognitive Services User')"
         if exc.code in _API_VERSION_CODES:

@@ -11,24 +11,21 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalcli.config import HttpTargetConfig, LoadedConfig
 from evalcli.dataset import MISSING, DatasetScan, lookup
-from evalcli.errors import ConfigError, MappingError, RemoteError, RowError
-from evalcli.judge.retry import (
-    EndpointHealth,
-    GiveUpError,
-    RetryPolicy,
-    Verdict,
-    call_with_retries,
-    retry_after_s,
-    status_verdict,
-)
+from evalcli.errors import ConfigError, MappingError, RowError
 from evalcli.mapping import Ref, find_refs, substitute
+from evalcli.remote.endpoint import Endpoint, Payload
+from evalcli.remote.failures import Classifier, StatusError
+from evalcli.remote.policy import RetryPolicy
+from evalcli.remote.transport import HttpRequest, HttpResponse, HttpTransport
 from evalcli.targets.base import Target
 from evalcli.textsafe import json_text
+
+if TYPE_CHECKING:
+    from evalcli.cache import CallCache
 
 _PATH_SEGMENT = re.compile(r"^[^.\s${}]+$")
 
@@ -66,11 +63,24 @@ def fill_template(value: Any, data: dict[str, Any]) -> Any:
 
 
 class HttpTarget(Target):
-    """Calls an HTTP endpoint once per row with a templated JSON body."""
+    """Calls an HTTP endpoint once per row with a templated JSON body.
+
+    Args:
+        cfg: The ``target:`` section.
+        loaded: The config (for error locations).
+        default_concurrency: Calls in flight when ``cfg.concurrency`` is unset.
+        transport: Sends the attempts; None: httpx2 (tests pass a fake).
+    """
 
     kind = "http"
 
-    def __init__(self, cfg: HttpTargetConfig, loaded: LoadedConfig, default_concurrency: int):
+    def __init__(
+        self,
+        cfg: HttpTargetConfig,
+        loaded: LoadedConfig,
+        default_concurrency: int,
+        transport: HttpTransport | None = None,
+    ):
         self.cfg = cfg
         self.concurrency = cfg.concurrency or default_concurrency
         self.outputs: dict[str, tuple[str, ...]] = {}
@@ -95,12 +105,30 @@ class HttpTarget(Target):
                 raise ConfigError(
                     f"target templates cannot use {ref.text}", where=loaded.where("target")
                 )
-        self.policy = RetryPolicy(max_retries=cfg.max_retries, max_total_s=cfg.max_retry_time_s)
-        self.health = EndpointHealth(f"target http {cfg.method} {self._safe_url()}")
-        self._fatal: RemoteError | None = None
-        self._lock = threading.Lock()
-        self._stats = {"calls": 0, "cache_hits": 0, "succeeded": 0, "failed": 0, "retries": 0}
-        self._client: Any = None
+        if transport is None:
+            from evalcli.remote.http import Httpx2Transport
+
+            transport = Httpx2Transport(timeout_s=cfg.timeout_s, limit=self.concurrency)
+        self.remote: Endpoint[HttpRequest, HttpResponse] = Endpoint(
+            f"target http {cfg.method} {self._safe_url()}",
+            transport,
+            policy=RetryPolicy(max_retries=cfg.max_retries, max_total_s=cfg.max_retry_time_s),
+            classifier=Classifier(
+                timeout_s=cfg.timeout_s, hint="check target.url and its credentials"
+            ),
+            limit=self.concurrency,
+            row_kind="target",
+            cache_kind="target",
+        )
+
+    @property
+    def cache(self) -> CallCache | None:
+        """The run's call cache (None: no cache); the run sets it."""
+        return self.remote.cache
+
+    @cache.setter
+    def cache(self, cache: CallCache | None) -> None:
+        self.remote.cache = cache
 
     def _safe_url(self) -> str:
         # Show scheme, host and path only: query strings sometimes carry keys.
@@ -119,24 +147,7 @@ class HttpTarget(Target):
                     hint="available columns: " + ", ".join(scan.columns[:30]),
                 )
 
-    def _http(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                import httpx2
-
-                self._client = httpx2.Client(
-                    timeout=httpx2.Timeout(
-                        self.cfg.timeout_s, connect=min(10.0, self.cfg.timeout_s)
-                    ),
-                    limits=httpx2.Limits(
-                        max_connections=self.concurrency, max_keepalive_connections=self.concurrency
-                    ),
-                )
-            return self._client
-
     def call(self, data: dict[str, Any], line: int) -> dict[str, Any]:
-        if self._fatal is not None:
-            raise self._fatal
         try:
             body = fill_template(self.cfg.body, data) if self.cfg.body is not None else None
             url = substitute(self.cfg.url, data, None) if "${" in self.cfg.url else self.cfg.url
@@ -152,41 +163,16 @@ class HttpTarget(Target):
         # json_text: a lone surrogate in the row travels as a \u escape, as JSON allows.
         content = json_text(body).encode() if body is not None else None
         key = None
-        if self.cache is not None:
+        if self.remote.cache is not None:
             from evalcli.cache import cache_key
 
             # Headers stay out of the key: they carry credentials, not the question.
             key = cache_key(
                 {"kind": "http", "method": self.cfg.method, "url": str(url), "body": body}
             )
-            hit = self.cache.get(key)
-            if hit is not None:
-                with self._lock:
-                    self._stats["cache_hits"] += 1
-                return self.extract(hit["text"])
-        client = self._http()
-
-        def attempt() -> Any:
-            response = client.request(self.cfg.method, str(url), content=content, headers=headers)
-            if response.status_code >= 400:
-                raise _HttpStatusError(response.status_code, response.headers, response.text)
-            return response
-
-        def on_retry(exc: BaseException, wait: float) -> None:
-            with self._lock:
-                self._stats["retries"] += 1
-
-        try:
-            response, _ = call_with_retries(attempt, self.policy, _classify, on_retry)
-        except GiveUpError as gu:
-            raise self._failure(gu) from None
-        self.health.success()
-        with self._lock:
-            self._stats["calls"] += 1
-            self._stats["succeeded"] += 1
-        if self.cache is not None and key is not None:
-            self.cache.put(key, "target", {"text": response.text})
-        return self.extract(response.text)
+        request = HttpRequest(self.cfg.method, str(url), headers, content=content)
+        result = self.remote.call(request, _read, what="target call", key=key)
+        return self.extract(result.payload["text"])
 
     def extract(self, text: str) -> dict[str, Any]:
         """Pull the output fields out of a response body."""
@@ -210,58 +196,17 @@ class HttpTarget(Target):
             out[name] = value
         return out
 
-    def _failure(self, gu: GiveUpError) -> RemoteError | RowError:
-        exc = gu.error
-        tries = f" after {gu.attempts} attempt{'s' if gu.attempts != 1 else ''}"
-        if isinstance(exc, _HttpStatusError):
-            kind, message = f"http-{exc.status}", f"HTTP {exc.status}{tries}: {exc.text[:200]}"
-        else:
-            kind, message = _transport_kind(exc), f"{type(exc).__name__}{tries}: {exc}"
-        with self._lock:
-            self._stats["calls"] += 1
-            self._stats["failed"] += 1
-        why = self.health.failure(gu.verdict)
-        if why is not None:
-            with self._lock:
-                if self._fatal is None:
-                    self._fatal = RemoteError(
-                        f"{self.health.label}: {why} ({message})",
-                        hint="check target.url and its credentials",
-                    )
-                return self._fatal
-        return RowError(f"target-{kind}", f"target call failed: {message}")
-
     def usage(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._stats)
+        """Call counters for results.json (an HTTP target reports no tokens)."""
+        stats = self.remote.stats.as_dict()
+        return {k: v for k, v in stats.items() if k not in ("prompt_tokens", "completion_tokens")}
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        self.remote.close()
 
 
-class _HttpStatusError(Exception):
-    def __init__(self, status: int, headers: Any, text: str):
-        super().__init__(f"HTTP {status}")
-        self.status = status
-        self.headers = headers
-        self.text = text
-
-
-def _transport_kind(exc: BaseException) -> str:
-    import httpx2
-
-    if isinstance(exc, httpx2.TimeoutException):
-        return "timeout"
-    return "connection-error"
-
-
-def _classify(exc: BaseException) -> tuple[Verdict, float | None]:
-    import httpx2
-
-    if isinstance(exc, _HttpStatusError):
-        verdict = status_verdict(exc.status)
-        return verdict, retry_after_s(exc.headers) if verdict == "retry" else None
-    if isinstance(exc, httpx2.TimeoutException | httpx2.TransportError):
-        return "retry", None
-    return "fail", None
+def _read(response: HttpResponse) -> Payload:
+    """The answer's text; a 4xx/5xx is a failed attempt (retried if its status says so)."""
+    if response.status >= 400:
+        raise StatusError(response.status, message=response.text[:200], headers=response.headers)
+    return {"text": response.text}

@@ -4,7 +4,10 @@ Default chat behaviour is a deterministic *judge*: directives in the last user m
 the answer (``STUB_SCORE=<int>`` → ``{"score": n, "reason": ...}``, ``STUB_LABEL=true|false``
 → ``{"label": b, "reason": ..., "details": {...}}``); without a directive the score is
 ``1 + crc32(last user message) % 5``, so a run with injected faults and a fault-free run see
-the same scores. :func:`echo` is a ready responder for *target*-style chat deployments.
+the same scores. A message listing ``<guideline id="N">`` rules (the ``guidelines`` rubric)
+gets one verdict per rule: ``fail`` for the ids of a ``STUB_GUIDELINE_FAIL=1,3`` directive,
+else ``fail`` when ``crc32(id:message) % 4 == 0``. :func:`echo` is a ready responder for
+*target*-style chat deployments.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ __all__ = [
 
 _SCORE_RE = re.compile(r"STUB_SCORE=(-?\d+)")
 _LABEL_RE = re.compile(r"STUB_LABEL=(true|false)", re.IGNORECASE)
+_GUIDELINE_RE = re.compile(r'<guideline id="(\d+)">')
+_GUIDELINE_FAIL_RE = re.compile(r"STUB_GUIDELINE_FAIL=(\d+(?:,\d+)*)")
 
 # Fixed token cost of an image part, in the spirit of the real "low detail" price.
 _IMAGE_TOKENS = 85
@@ -230,6 +235,9 @@ def judge_answer(text: str) -> dict[str, Any]:
     The *last* directive in the text wins, because rubrics put the data to judge after their
     instructions.
     """
+    guidelines = list(dict.fromkeys(int(i) for i in _GUIDELINE_RE.findall(text)))
+    if guidelines:
+        return {"guidelines": [_guideline_verdict(i, text) for i in guidelines]}
     labels = _LABEL_RE.findall(text)
     if labels:
         label = labels[-1].lower() == "true"
@@ -250,6 +258,18 @@ def judge_answer(text: str) -> dict[str, Any]:
         }
     score = 1 + zlib.crc32(text.encode("utf-8")) % 5
     return {"score": score, "reason": "stub judge: score derived from a hash of the input"}
+
+
+def _guideline_verdict(ident: int, text: str) -> dict[str, Any]:
+    directives = _GUIDELINE_FAIL_RE.findall(text)
+    if directives:
+        failed = ident in {int(i) for i in directives[-1].split(",")}
+        why = "the STUB_GUIDELINE_FAIL directive"
+    else:
+        failed = zlib.crc32(f"{ident}:{text}".encode()) % 4 == 0
+        why = "a hash of the input"
+    verdict = "fail" if failed else "pass"
+    return {"id": ident, "verdict": verdict, "reason": f"stub judge: {verdict} from {why}"}
 
 
 def default_judge(req: StubRequest) -> Reply:

@@ -42,7 +42,10 @@ documentation as read for this module:
 Deterministic default answers: ``STUB_SEVERITY=Violence:5,Hate:2`` anywhere in the text (or in
 the decoded image bytes) sets severities (others are 0); protected material is detected iff the
 text contains ``STUB_PROTECTED``; groundedness is ungrounded iff the text contains
-``STUB_UNGROUNDED``; Prompt Shields detect an attack in each input containing ``STUB_ATTACK``.
+``STUB_UNGROUNDED``; Prompt Shields detect an attack in each input (the user prompt, each
+document) containing ``STUB_ATTACK`` or one of the plain-text attack cues of
+:data:`evalcli.testing.stub_vulnerable.SHIELD_CUES` (nothing is decoded, so an encoded attack
+goes through, as it may with the real service).
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ from evalcli.testing.stub_types import (
     StubRequest,
     error_reply,
 )
+from evalcli.testing.stub_vulnerable import shield_flags
 
 __all__ = [
     "CATEGORIES",
@@ -428,9 +432,9 @@ def answer(route: str, req: StubRequest) -> Reply:
     if route == CS_SHIELD_PROMPT:
         result: dict[str, Any] = {}
         if isinstance(body.get("userPrompt"), str):
-            result["userPromptAnalysis"] = {"attackDetected": "STUB_ATTACK" in body["userPrompt"]}
+            result["userPromptAnalysis"] = {"attackDetected": shield_flags(body["userPrompt"])}
         result["documentsAnalysis"] = [
-            {"attackDetected": "STUB_ATTACK" in d} for d in body.get("documents") or []
+            {"attackDetected": shield_flags(d)} for d in body.get("documents") or []
         ]
         return Reply(json=result)
     # CS_GROUNDEDNESS

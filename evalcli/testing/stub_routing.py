@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from evalcli.testing import stub_chat, stub_content_safety
+from evalcli.testing import stub_chat, stub_content_safety, stub_vulnerable
 from evalcli.testing.stub_content_safety import ContentSafetyLimits
 from evalcli.testing.stub_types import (
     AML_SCORE,
@@ -195,6 +195,8 @@ def _check_auth(req: StubRequest, key: str, bearer_tokens: frozenset[str]) -> Re
 def default_answer(req: StubRequest, chat_default: Responder) -> Reply:
     """The route's default behaviour for a request that passed :func:`check_request`."""
     if req.route in CHAT_ROUTES:
+        if req.model in stub_vulnerable.VULNERABLE_DEPLOYMENTS:  # the red-teaming demo app
+            return stub_vulnerable.answer(req)
         return chat_default(req) or stub_chat.default_judge(req)
     if req.route == AML_SCORE:
         return Reply(content=stub_chat.score_output(req))

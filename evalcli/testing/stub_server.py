@@ -6,7 +6,9 @@ One :class:`StubServer` serves, on 127.0.0.1, with real HTTP/1.1 and keep-alive:
   ``POST /openai/deployments/{deployment}/chat/completions?api-version=…`` (``api-key`` or an
   Entra ``Bearer`` token) and the Azure "v1" form ``POST /openai/v1/chat/completions``;
 * an Azure ML online endpoint ``POST /score`` (``Authorization: Bearer <key>``);
-* the Azure AI Content Safety REST API (see :mod:`evalcli.testing.stub_content_safety`).
+* the Azure AI Content Safety REST API (see :mod:`evalcli.testing.stub_content_safety`);
+* a deliberately vulnerable application under test on the chat deployments ``vulnerable-app``
+  and ``vulnerable-rag``, for red-teaming demos (see :mod:`evalcli.testing.stub_vulnerable`).
 
 Every request is recorded (:class:`StubRequest`); answers are deterministic by default and can
 be scripted per route and per model/deployment with responders (:mod:`evalcli.testing.stub_types`).

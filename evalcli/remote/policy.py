@@ -1,9 +1,10 @@
-"""One retry policy for every remote call (judge, chat target, HTTP target, Content Safety).
+"""The retry policy every remote call follows (judge, chat target, HTTP target, Content Safety).
 
-The openai client is built with ``max_retries=0`` so that attempts don't multiply; this
-module decides what is retried (429, 5xx, 408/409, timeouts, connection errors), how long to
-wait (the server's ``retry-after-ms`` / ``Retry-After`` when given, otherwise exponential
-backoff with jitter), and when to give up (attempts and total time).
+Clients never retry on their own (the openai client is built with ``max_retries=0`` so that
+attempts don't multiply); this module decides what is retried (429, 5xx, 408/409, timeouts,
+connection errors), how long to wait (the server's ``retry-after-ms`` / ``Retry-After`` when
+given, otherwise exponential backoff with jitter), and when to give up (attempts and total
+time). :class:`~evalcli.remote.endpoint.Endpoint` runs it for every call.
 """
 
 from __future__ import annotations
@@ -172,44 +173,3 @@ def call_with_retries(
         verdict = classify(exc)[0]
         raise GiveUpError(exc, attempts, "fatal" if verdict == "fatal" else "fail") from exc
     return result, attempts
-
-
-class EndpointHealth:
-    """Decides when failures of one remote endpoint should stop the whole run.
-
-    A 401/403 is fatal at once. Otherwise, if the first ``first_calls`` calls all failed after
-    their retries (unreachable endpoint, unknown deployment, wrong URL), the endpoint is
-    considered broken: failing every remaining row one by one would only waste time. After
-    one success, failures are row errors.
-    """
-
-    def __init__(self, label: str, first_calls: int = 3):
-        import threading
-
-        self.label = label
-        self.first_calls = first_calls
-        self.succeeded = 0
-        self.failed = 0
-        self.fatal: Exception | None = None
-        self._lock = threading.Lock()
-
-    def success(self) -> None:
-        """Record a successful call."""
-        with self._lock:
-            self.succeeded += 1
-
-    def failure(self, verdict: Verdict, *, data_specific: bool = False) -> str | None:
-        """Record a failed call; returns why the run must stop, or None for a row error.
-
-        ``data_specific`` failures (e.g. a content filter refusing this row's text) say
-        nothing about the endpoint's health and never stop the run.
-        """
-        if data_specific and verdict != "fatal":
-            return None
-        with self._lock:
-            self.failed += 1
-            if verdict == "fatal":
-                return "authentication/authorisation failed"
-            if self.succeeded == 0 and self.failed >= self.first_calls:
-                return f"the first {self.failed} calls all failed"
-            return None

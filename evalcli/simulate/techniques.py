@@ -1,0 +1,185 @@
+"""Techniques: templates and converters composed left to right (``roleplay+base64``).
+
+A technique is a ``+``-separated chain. Each step is a template id or a converter name and
+works on the output of the step before it, as PyRIT applies converters: ``roleplay+base64``
+fills the role-play template with the request, then Base64-encodes the whole prompt;
+``base64+roleplay`` encodes the request and wraps the encoded text in the role-play template.
+
+* ``simulate direct``: the chain starts from the attacked user turn; templates must be
+  direct ones.
+* ``simulate indirect``: the chain starts with exactly one indirect template (filled with
+  the canary token); the converters after it transform the planted instruction.
+
+Variants: when a template has several phrasings (``texts:``), the K variants of a row take
+them in a seeded random order, each once before any repeats. Randomised converters draw
+from a stream keyed by seed, row, technique and variant, so nothing depends on the order in
+which rows or techniques are generated.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from evalcli.simulate.converters import CONVERTERS, Converter
+from evalcli.simulate.errors import TechniqueError
+from evalcli.simulate.stream import Stream
+from evalcli.simulate.templates import Kind, Template, load_templates
+
+BASELINE = "none"
+
+
+@dataclass(frozen=True)
+class Technique:
+    """A parsed chain of steps (each a :class:`Template` or a :class:`Converter`)."""
+
+    spec: str
+    steps: tuple[Template | Converter, ...]
+
+    @property
+    def templates(self) -> list[Template]:
+        """The templates of the chain, in order."""
+        return [s for s in self.steps if isinstance(s, Template)]
+
+    @property
+    def converters(self) -> list[Converter]:
+        """The converters of the chain, in order."""
+        return [s for s in self.steps if isinstance(s, Converter)]
+
+    def tags(self) -> dict[str, str | None]:
+        """The columns every generated row carries about its technique."""
+        templates, converters = self.templates, self.converters
+        return {
+            "technique": self.spec,
+            "template_id": "+".join(t.id for t in templates) or None,
+            "template_version": "+".join(t.version for t in templates) or None,
+            "converter": "+".join(c.name for c in converters) or None,
+        }
+
+    def apply(self, start: str, key: Sequence[object], variant: int) -> str:
+        """Run the chain on ``start`` for variant ``variant`` (0-based) of a row.
+
+        Args:
+            start: The attacked request (direct) or the canary token (indirect).
+            key: The seed and what identifies the row, e.g. ``(seed, pair_id)``.
+            variant: Which of the row's K variants this is.
+        """
+        stream = Stream(*key, self.spec, variant)
+        text = start
+        for position, step in enumerate(self.steps):
+            if isinstance(step, Converter):
+                text = step.encode(text, stream)
+                continue
+            # The phrasings are dealt in a random order per (row, technique, step): the K
+            # variants of a row use different phrasings as long as there are enough.
+            order = Stream(*key, self.spec, "texts", position).permutation(len(step.texts))
+            index = order[variant % len(order)]
+            if step.kind == "indirect":
+                text = step.fill(index, {"canary": text})
+            else:
+                half_a, half_b = split_in_two(text)
+                text = step.fill(index, {"payload": text, "payload_a": half_a, "payload_b": half_b})
+        return text
+
+
+def load_techniques(
+    values: Iterable[str], templates_dir: Path | None, kind: Kind
+) -> list[Technique]:
+    """Load the templates (shipped and ``templates_dir``) and parse ``--technique`` values."""
+    templates = load_templates(templates_dir, reserved=CONVERTERS)
+    return parse_techniques(values, templates, kind)
+
+
+def check_counts(seed: int, per_row: int) -> None:
+    """Refuse a negative seed or fewer than one variant per row."""
+    if per_row < 1:
+        raise TechniqueError(f"--per-row must be at least 1, got {per_row}")
+    if seed < 0:
+        raise TechniqueError(f"--seed must be a non-negative integer, got {seed}")
+
+
+def split_in_two(text: str) -> tuple[str, str]:
+    """Cut a request at the space nearest its middle (mid-word when it has no space)."""
+    middle = len(text) // 2
+    spaces = [i for i, c in enumerate(text) if c == " "]
+    if not spaces:
+        return text[:middle], text[middle:]
+    cut = min(spaces, key=lambda i: (abs(i - middle), i))
+    return text[:cut], text[cut + 1 :]
+
+
+def parse_techniques(
+    values: Iterable[str], templates: Mapping[str, Template], kind: Kind
+) -> list[Technique]:
+    """Technique chains from ``--technique`` values (each may list several, comma-separated).
+
+    Without any value, every template of ``kind`` alone. Duplicates are dropped.
+
+    Raises:
+        TechniqueError: an unknown step (with the closest names), a template of the other
+            kind, or (indirect) a chain that does not start with exactly one template.
+    """
+    specs: list[str] = []
+    for value in values:
+        for item in value.split(","):
+            spec = "+".join(part.strip() for part in item.split("+"))
+            if not item.strip():
+                continue
+            if spec not in specs:
+                specs.append(spec)
+    if not specs:
+        specs = [t.id for t in templates.values() if t.kind == kind]
+        if not specs:
+            raise TechniqueError(f"no {kind} templates are available")
+    return [_parse_one(spec, templates, kind) for spec in specs]
+
+
+def _parse_one(spec: str, templates: Mapping[str, Template], kind: Kind) -> Technique:
+    steps: list[Template | Converter] = []
+    for part in spec.split("+"):
+        if not part:
+            raise TechniqueError(f"--technique {spec!r} has an empty step (a stray '+')")
+        if part == BASELINE:
+            raise TechniqueError(
+                f"--technique {spec!r}: {BASELINE!r} is the tag of the baseline rows, which "
+                "are always included"
+            )
+        if part in CONVERTERS:
+            steps.append(CONVERTERS[part])
+            continue
+        template = templates.get(part)
+        if template is None:
+            raise TechniqueError(
+                f"unknown technique step {part!r} in --technique {spec!r}",
+                hint=_unknown_hint(part, templates, kind),
+            )
+        if template.kind != kind:
+            raise TechniqueError(
+                f"--technique {spec!r}: {part!r} is a {template.kind} template; "
+                f"`simulate {kind}` takes {kind} templates",
+                hint=_names_hint(templates, kind),
+            )
+        steps.append(template)
+    technique = Technique(spec, tuple(steps))
+    if kind == "indirect":
+        count = len(technique.templates)
+        if count != 1 or not isinstance(steps[0], Template):
+            raise TechniqueError(
+                f"--technique {spec!r}: an indirect technique is one injection template "
+                "followed by converters (e.g. system_notice+base64)",
+                hint=_names_hint(templates, kind),
+            )
+    return technique
+
+
+def _names_hint(templates: Mapping[str, Template], kind: Kind) -> str:
+    names = [t.id for t in templates.values() if t.kind == kind]
+    return f"{kind} templates: {', '.join(names)}; converters: {', '.join(CONVERTERS)}"
+
+
+def _unknown_hint(part: str, templates: Mapping[str, Template], kind: Kind) -> str:
+    close = difflib.get_close_matches(part, [*templates, *CONVERTERS], n=3, cutoff=0.6)
+    lead = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    return lead + _names_hint(templates, kind) + " (evalcli simulate techniques lists them)"
