@@ -40,10 +40,15 @@ class Httpx2Transport:
         self._http_transport = http_transport
         self._lock = threading.Lock()
         self._client: Any = None
+        self._closed = False
 
     def _httpx(self) -> Any:
         # Built on first use: a run answered from the cache opens no connection pool.
         with self._lock:
+            if self._closed:
+                # A call still in flight when the run stopped: never open a new pool that
+                # nobody would close (it would leak its sockets).
+                raise TransportConnectionError("the client was closed: the run has stopped")
             if self._client is None:
                 import httpx2
 
@@ -89,6 +94,9 @@ class Httpx2Transport:
         return HttpResponse(response.status_code, response.headers, response.content, response.text)
 
     def close(self) -> None:
-        """Release connections."""
-        if self._client is not None:
-            self._client.close()
+        """Release connections; later calls fail instead of opening new ones."""
+        with self._lock:
+            self._closed = True
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()

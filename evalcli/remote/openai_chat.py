@@ -66,12 +66,17 @@ class OpenAIChatTransport:
         self._http_transport = http_transport
         self._lock = threading.Lock()
         self._client: Any = None
+        self._closed = False
         self._errors: tuple[type[Exception], type[Exception], type[Exception]] | None = None
 
     def _openai(self) -> Any:
         """The client, built on first use: a run answered entirely from the cache never pays
         for importing openai and setting up its connection pool."""
         with self._lock:
+            if self._closed:
+                # A call still in flight when the run stopped: never open a new pool that
+                # nobody would close (it would leak its sockets).
+                raise TransportConnectionError("the client was closed: the run has stopped")
             if self._client is None:
                 self._client = self._build()
             return self._client
@@ -146,9 +151,12 @@ class OpenAIChatTransport:
         )
 
     def close(self) -> None:
-        """Release connections."""
-        if self._client is not None:
-            self._client.close()
+        """Release connections; later calls fail instead of opening new ones."""
+        with self._lock:
+            self._closed = True
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
 
 def _server_message(exc: Any) -> str:
