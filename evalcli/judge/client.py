@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from evalcli.cache import CallCache
 from evalcli.config import JudgeConfig
 from evalcli.remote.auth import TokenProvider, entra_token_provider
+from evalcli.remote.client import EndpointClient
 from evalcli.remote.endpoint import Endpoint, Payload
 from evalcli.remote.failures import Classifier, TransportError
 from evalcli.remote.policy import GiveUpError, RetryPolicy, Verdict
@@ -93,7 +94,7 @@ class ChatClassifier(Classifier):
         return "check that the endpoint is reachable from this machine"
 
 
-class ChatClient:
+class ChatClient(EndpointClient):
     """Chat completions against one deployment/model, through one endpoint.
 
     Args:
@@ -150,25 +151,6 @@ class ChatClient:
             timeout_s=cfg.timeout_s,
         )
         return OpenAIChatTransport(conn, limit=limit, api_key=secret, token_provider=token_provider)
-
-    @property
-    def cache(self) -> CallCache | None:
-        """The run's call cache (None: no cache); set by :meth:`ClientPool.attach`."""
-        return self.remote.cache
-
-    @cache.setter
-    def cache(self, cache: CallCache | None) -> None:
-        self.remote.cache = cache
-
-    @property
-    def stats(self) -> CallStats:
-        """Call counters (read them after the run)."""
-        return self.remote.stats
-
-    @property
-    def limit(self) -> int:
-        """Calls in flight at most."""
-        return self.remote.limit
 
     def cache_key(
         self, messages: list[dict[str, Any]], params: Mapping[str, Any], prompt_sha: Any
@@ -278,10 +260,6 @@ class ChatClient:
             record["error"] = self.scrub(f"{type(error).__name__}: {error}")
             record["attempts"] = gu.attempts
         self.transcripts.write(record)
-
-    def close(self) -> None:
-        """Release connections."""
-        self.remote.close()
 
 
 def _tokens(answer: Payload) -> tuple[int, int]:

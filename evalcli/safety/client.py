@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 from evalcli.config import SafetyConfig
 from evalcli.errors import RowError
 from evalcli.remote.auth import TokenProvider, bearer, key_header
+from evalcli.remote.client import EndpointClient
 from evalcli.remote.endpoint import Endpoint, Payload
 from evalcli.remote.failures import (
     Classifier,
@@ -44,11 +45,10 @@ from evalcli.remote.failures import (
     TransportError,
 )
 from evalcli.remote.policy import RetryPolicy, Verdict
-from evalcli.remote.stats import CallStats
 from evalcli.remote.transport import HttpRequest, HttpResponse, HttpTransport
 
 if TYPE_CHECKING:
-    from evalcli.cache import CallCache
+    pass
 
 T = TypeVar("T")
 
@@ -68,7 +68,7 @@ class BadAnswerError(TransportError):
         self.raw = raw
 
 
-class ContentSafetyClient:
+class ContentSafetyClient(EndpointClient):
     """POSTs to ``{endpoint}/contentsafety/<operation>?api-version=...`` through one endpoint.
 
     Args:
@@ -118,25 +118,6 @@ class ContentSafetyClient:
         """``content_safety azure_content_safety at https://...`` (no secrets)."""
         return f"content_safety azure_content_safety at {self.endpoint}"
 
-    @property
-    def cache(self) -> CallCache | None:
-        """The run's call cache (None: no cache); set by ``ClientPool.attach``."""
-        return self.remote.cache
-
-    @cache.setter
-    def cache(self, cache: CallCache | None) -> None:
-        self.remote.cache = cache
-
-    @property
-    def stats(self) -> CallStats:
-        """Call counters (read them after the run)."""
-        return self.remote.stats
-
-    @property
-    def limit(self) -> int:
-        """Calls in flight at most."""
-        return self.remote.limit
-
     def scrub(self, text: str) -> str:
         """Remove the key from a message, should a server ever echo it."""
         return self.remote.classifier.scrub(text)
@@ -185,10 +166,6 @@ class ContentSafetyClient:
         # Stored even if the answer later proves unusable (a missing severity, say):
         # reading it is deterministic, as for judge answers that fail to parse.
         return result.payload
-
-    def close(self) -> None:
-        """Release connections."""
-        self.remote.close()
 
 
 def _read(response: HttpResponse) -> Payload:
