@@ -35,3 +35,14 @@ def replace_surrogates(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: replace_surrogates(v) for k, v in value.items()}
     return value
+
+
+#: Control characters other than tab, LF and CR (an ESC that would recolour a terminal, a
+#: NUL), and lone surrogates: text meant for a log line or a Markdown page shows them as
+#: U+FFFD.
+UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def replace_unprintable(text: str) -> str:
+    """``text`` with every :data:`UNPRINTABLE` character replaced by U+FFFD."""
+    return UNPRINTABLE.sub(REPLACEMENT, text)

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from evalcli.textsafe import json_text
+
 REPO = Path(__file__).resolve().parent.parent
 
 # GITHUB_*/TF_BUILD: run inside a CI job, evalcli would append to the job's real step summary
@@ -70,12 +72,8 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> Path:
 
 
 def _json_line(row: dict[str, Any]) -> str:
-    text = json.dumps(row, ensure_ascii=False)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: only a \u escape can carry it in UTF-8
-        text = json.dumps(row)
-    return text + "\n"
+    # json_text: readable UTF-8, with lone surrogates as the \u escapes JSON allows.
+    return json_text(row) + "\n"
 
 
 QA_ROWS = [

@@ -21,17 +21,16 @@ Which runner is present is read from the variables each sets in every step:
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Literal
+
+from evalcli.textsafe import replace_unprintable
 
 if TYPE_CHECKING:
     from evalcli.compare.model import Report
 
 Runner = Literal["github", "azure"]
-
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,7 @@ def command_line(runner: Runner, annotation: Annotation) -> str:
 def _printable(text: str) -> str:
     """Control characters other than CR and LF (escaped later) and lone surrogates, which
     UTF-8 cannot encode, as U+FFFD."""
-    return _UNPRINTABLE.sub("\ufffd", text)
+    return replace_unprintable(text)
 
 
 def emit(

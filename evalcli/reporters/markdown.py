@@ -14,6 +14,8 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
+from evalcli.textsafe import replace_unprintable
+
 #: Environment variable naming the artifact the summary points to (``--artifact-name``).
 ARTIFACT_ENV = "EVALCLI_ARTIFACT_NAME"
 SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
@@ -24,10 +26,6 @@ MAX_LINES_LISTED = 10
 # ASCII punctuation that means something to Markdown (or starts HTML) anywhere in a line.
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#~!&])")
 _BREAK = re.compile(r"\r\n|\r|\n")
-# Control characters (an ESC that would recolour a terminal, a NUL) and lone surrogates
-# (which UTF-8 cannot encode): shown as U+FFFD, as results.csv does for surrogates.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
-
 _STATUS = {
     "completed": ("✅", "completed"),
     "gate_failed": ("❌", "gate failed"),
@@ -38,13 +36,13 @@ _STATUS = {
 
 def text(value: object) -> str:
     """Plain text for a Markdown line: special characters escaped, line breaks as spaces."""
-    return _BREAK.sub(" ", _SPECIAL.sub(r"\\\1", _UNPRINTABLE.sub("\ufffd", str(value))))
+    return _BREAK.sub(" ", _SPECIAL.sub(r"\\\1", replace_unprintable(str(value))))
 
 
 def cell(value: object) -> str:
     """Plain text for a table cell: special characters (``|`` included) escaped, line
     breaks as ``<br>`` (a table row must stay on one line)."""
-    return _BREAK.sub("<br>", _SPECIAL.sub(r"\\\1", _UNPRINTABLE.sub("\ufffd", str(value))))
+    return _BREAK.sub("<br>", _SPECIAL.sub(r"\\\1", replace_unprintable(str(value))))
 
 
 def _row(*cells: str) -> str:
