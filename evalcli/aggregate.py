@@ -17,10 +17,20 @@ from evalcli.corpus import add_into, is_stats
 from evalcli.errors import RowError
 from evalcli.evaluators.base import Evaluator, OutputField, Role
 from evalcli.evaluators.declaration import TOKEN_ROLES
-from evalcli.results import EvaluatorSummary, MetricInfo, MetricKind, Outcome, PartialOutcome
+from evalcli.results import (
+    EvaluatorSummary,
+    MetricInfo,
+    MetricKind,
+    Outcome,
+    PartialOutcome,
+    Scale,
+)
 
 if TYPE_CHECKING:
     from evalcli.corpus import CorpusReducer
+
+#: Metric kinds of boolean labels: the share of rows whose label is true.
+LABEL_RATE_KINDS: frozenset[str] = frozenset({"defect_rate", "passing_rate", "detection_rate"})
 
 
 @dataclass
@@ -60,7 +70,7 @@ class MetricSpec:
             if isinstance(value, int | float) and f.defect_threshold is not None:
                 self.hits += value >= f.defect_threshold
                 self.count += 1
-        elif self.kind in ("defect_rate", "passing_rate") and isinstance(value, bool):
+        elif self.kind in LABEL_RATE_KINDS and isinstance(value, bool):
             self.hits += value
             self.count += 1
 
@@ -114,7 +124,10 @@ def field_specs(a: str, f: OutputField) -> list[MetricSpec]:
         return [MetricSpec(name, "pass_rate", f, True)]
     if f.role is Role.LABEL:
         kind: MetricKind = f.label_metric
-        return [MetricSpec(f"{a}.{f.metric_stem}_{kind}", kind, f, kind == "passing_rate")]
+        # A detection rate's direction: these evaluators show what an input filter would
+        # catch in an attack dataset, where catching more is better.
+        higher = kind in ("passing_rate", "detection_rate")
+        return [MetricSpec(f"{a}.{f.metric_stem}_{kind}", kind, f, higher)]
     if f.role is Role.CORPUS_STATS:
         return [MetricSpec(f"{a}.corpus_{f.metric_stem}", "corpus", f, hib)]
     return []
@@ -133,6 +146,8 @@ class _EvalAgg:
     # Severity labels: the label field's subject (stem) -> count per label.
     distributions: dict[str, Counter[str]] = field(default_factory=dict)
     distribution_of: dict[str, str] = field(default_factory=dict)  # label key -> subject
+    # Subject (stem) -> the output key of its THRESHOLD field (declared, or learned).
+    threshold_keys: dict[str, str] = field(default_factory=dict)
 
 
 class Aggregator:
@@ -157,6 +172,8 @@ class Aggregator:
             tokens = {f.key: str(f.role) for f in ev.outputs if f.role in TOKEN_ROLES}
             agg = _EvalAgg(ev, specs, by_key, token_keys=tokens)
             for f in ev.outputs:
+                if f.role is Role.THRESHOLD:
+                    agg.threshold_keys.setdefault(f.metric_stem, f.key)
                 if f.role is Role.SEVERITY_LABEL:
                     agg.distributions[f.metric_stem] = Counter()
                     agg.distribution_of[f.key] = f.metric_stem
@@ -197,6 +214,8 @@ class Aggregator:
         """Add the metrics of a key first seen now; rows arrive in input order, so the
         metrics of a run appear in the same order every time."""
         for f in agg.evaluator.runtime_fields(key, value):
+            if f.role is Role.THRESHOLD:
+                agg.threshold_keys.setdefault(f.metric_stem, f.key)
             new = field_specs(agg.evaluator.alias, f)
             agg.specs[-1:-1] = new  # error_count stays last
             for s in new:
@@ -245,7 +264,8 @@ class Aggregator:
         return out
 
     def metric_info(self) -> dict[str, MetricInfo]:
-        """Meaning and direction of every metric."""
+        """Meaning, direction, subject, threshold key and scale of every metric, all from
+        the evaluators' declared (or, for open outputs, learned) output fields."""
         target = (
             {
                 "target.error_count": MetricInfo(
@@ -256,19 +276,7 @@ class Aggregator:
             else {}
         )
         return target | {
-            s.name: MetricInfo(
-                evaluator=alias,
-                kind=s.kind,
-                direction="higher" if s.higher_is_better else "lower",
-                source_key=s.source.key if s.source else None,
-                defect_threshold=s.source.defect_threshold
-                if s.source is not None and s.kind == "defect_rate"
-                else None,
-                subject=s.source.metric_stem if s.source is not None else None,
-                corpus=s.reducer.describe() if s.reducer is not None else None,
-            )
-            for alias, a in self._aggs.items()
-            for s in a.specs
+            s.name: _info(alias, a, s) for alias, a in self._aggs.items() for s in a.specs
         }
 
     def summaries(self) -> list[EvaluatorSummary]:
@@ -282,7 +290,7 @@ class Aggregator:
             )
             extra: dict[str, Any] = {}
             for s in a.specs:
-                rate = s.kind in ("defect_rate", "passing_rate")
+                rate = s.kind in LABEL_RATE_KINDS
                 if rate or (s.kind == "pass_rate" and s is not passed):
                     extra[s.name.removeprefix(alias + ".")] = s.value
             for subject, dist in a.distributions.items():
@@ -301,3 +309,25 @@ class Aggregator:
                 )
             )
         return out
+
+
+def _info(alias: str, agg: _EvalAgg, s: MetricSpec) -> MetricInfo:
+    """The ``metric_info`` entry of one metric of the evaluator aliased ``alias``."""
+    f = s.source
+    threshold_key = scale = None
+    if f is not None and s.kind in ("mean", "pass_rate"):
+        # The key a row's pass/fail compares with: the THRESHOLD field of the same subject.
+        threshold_key = agg.threshold_keys.get(f.metric_stem)
+    if f is not None and s.kind == "mean" and f.range is not None:
+        scale = Scale(min=f.range[0], max=f.range[1], integer=f.integer)
+    return MetricInfo(
+        evaluator=alias,
+        kind=s.kind,
+        direction="higher" if s.higher_is_better else "lower",
+        source_key=f.key if f is not None else None,
+        defect_threshold=f.defect_threshold if f is not None and s.kind == "defect_rate" else None,
+        subject=f.metric_stem if f is not None else None,
+        threshold_key=threshold_key,
+        scale=scale,
+        corpus=s.reducer.describe() if s.reducer is not None else None,
+    )

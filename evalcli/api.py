@@ -164,7 +164,18 @@ def run(
             plan.target.close()
         if cache is not None:
             cache.close()
+    if files is not None and plan.loaded.config.output.mlflow is not None:
+        _track(plan, result)
     return result
+
+
+def _track(plan: RunPlan, result: RunResult) -> None:
+    """Log the run to MLflow once its files are written; a failure is only a warning."""
+    from evalcli.tracking.mlflow import track_run  # lazy: only runs that track
+
+    tracked = track_run(plan.loaded, result, plan.output_dir)
+    if tracked is not None:
+        result.tracked_at = tracked.where
 
 
 def _execute(
@@ -182,6 +193,20 @@ def _execute(
     abandoned, still_running = abandoned_calls()
     stats.abandoned_calls = abandoned - abandoned_before
     stats.still_running = still_running
+    return finish_result(plan, agg, sink, stats, started_wall, started, write_files)
+
+
+def finish_result(
+    plan: RunPlan,
+    agg: Aggregator,
+    sink: _Collector,
+    stats: RunStats,
+    started_wall: datetime,
+    started: float,
+    write_files: bool,
+) -> RunResult:
+    """The run's status, exit code and record from what the rows added up to (shared by the
+    local engine and the Spark engine, whose driver aggregates the rows the same way)."""
     metrics = agg.metrics()
     gates = check_gates(plan.loaded.config.gates, metrics)
     never = _never_produced(plan, metrics)
@@ -349,4 +374,5 @@ def _run_info(plan: RunPlan, started: datetime, duration: float, workers: int) -
         ),
         evaluators=evaluators,
         workers=workers,
+        max_error_rate=plan.max_error_rate,
     )

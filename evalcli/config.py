@@ -48,11 +48,21 @@ class _Model(BaseModel):
 
 
 class DatasetConfig(_Model):
-    """Where the rows come from."""
+    """Where the rows come from: a file (``path``) or, on the Spark engine, a table."""
 
-    path: Path
-    format: Literal["jsonl", "csv", "json"] | None = None
+    path: Path | None = None
+    #: ``catalog.schema.table`` (or any name the Spark session can read); Spark engine only.
+    table: str | None = None
+    format: Literal["jsonl", "csv", "json", "parquet"] | None = None
     limit: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetConfig:
+        if (self.path is None) == (self.table is None):
+            raise ValueError("give either 'path' (a file) or 'table' (Spark engine), not both")
+        if self.table is not None and not self.table.strip():
+            raise ValueError("'table' must name a table, e.g. catalog.schema.table")
+        return self
 
 
 class Pricing(_Model):
@@ -183,6 +193,17 @@ class EvaluatorConfig(BaseModel):
     eval_last_turn: bool = False
 
 
+class EngineConfig(_Model):
+    """Where the run executes: in this process (``local``) or on Spark (``spark``)."""
+
+    type: Literal["local", "spark"] = "local"
+    #: Spark master for a session evalcli starts (ignored when a session is already active,
+    #: as on Databricks).
+    master: str = "local[*]"
+    #: Spark partitions of the rows (default: the session's default parallelism).
+    partitions: Annotated[int, Field(ge=1, le=100_000)] | None = None
+
+
 class CacheConfig(_Model):
     """The call cache (judge and target answers)."""
 
@@ -198,12 +219,29 @@ class RunSettings(_Model):
     workers: Annotated[int, Field(ge=0, le=64)] | None = None
 
 
+class MlflowConfig(_Model):
+    """``output.mlflow``: log each run to MLflow (see :mod:`evalcli.tracking.mlflow`).
+
+    Every key is optional: an omitted one falls back to MLflow's own resolution
+    (``MLFLOW_TRACKING_URI``, ``MLFLOW_EXPERIMENT_NAME``) or, for the run name, to evalcli's.
+    """
+
+    tracking_uri: str | None = None
+    experiment: str | None = None
+    run_name: str | None = None
+    tags: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
 class OutputConfig(_Model):
     """Where results go."""
 
     dir: Path | None = None
     #: Write the self-contained report.html beside results.json (see evalcli.report).
     html: bool = True
+    #: Spark engine: also save the rows as this table (``catalog.schema.table``).
+    table: str | None = None
+    #: Also log the run to MLflow once the local results are written.
+    mlflow: MlflowConfig | None = None
 
 
 class GateConfig(_Model):
@@ -287,6 +325,7 @@ class RunConfig(_Model):
     run: RunSettings = Field(default_factory=RunSettings)
     output: OutputConfig = Field(default_factory=OutputConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
     gates: list[GateConfig] = Field(default_factory=list)
 
     @field_validator("evaluators")

@@ -1,4 +1,4 @@
-"""Streaming dataset readers (JSONL, CSV, JSON array) with 1-based row numbers.
+"""Streaming dataset readers (JSONL, CSV, JSON array, Parquet) with 1-based row numbers.
 
 A dataset is read twice: :meth:`Dataset.scan` checks the structure of the whole file (up to
 the row limit) before anything runs, so a malformed line 90,000 fails the run at once instead
@@ -17,12 +17,13 @@ from typing import Any, Literal
 
 from evalcli.errors import DatasetError
 
-Format = Literal["jsonl", "csv", "json"]
+Format = Literal["jsonl", "csv", "json", "parquet"]
 SUFFIXES: dict[str, Format] = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".csv": "csv",
     ".json": "json",
+    ".parquet": "parquet",
 }
 DataPath = tuple[str, ...]
 
@@ -73,7 +74,7 @@ class Dataset:
                 raise DatasetError(
                     f"unsupported dataset suffix {path.suffix or '(none)'!r} for {path}",
                     where=where,
-                    hint="use .jsonl, .csv or .json, or set dataset.format",
+                    hint="use .jsonl, .csv, .json or .parquet, or set dataset.format",
                 )
         self.format: Format = fmt
 
@@ -104,7 +105,12 @@ class Dataset:
 
     def rows(self) -> Iterator[Row]:
         """Stream the rows (structure errors raise :class:`DatasetError`)."""
-        reader = {"jsonl": self._jsonl, "csv": self._csv, "json": self._json}[self.format]
+        reader = {
+            "jsonl": self._jsonl,
+            "csv": self._csv,
+            "json": self._json,
+            "parquet": self._parquet,
+        }[self.format]
         for row in reader():
             if self.limit is not None and row.line > self.limit:
                 return
@@ -207,6 +213,28 @@ class Dataset:
             if not isinstance(obj, dict):
                 raise self._err(None, f"array item {i} must be an object, got {_json_kind(obj)}")
             yield Row(i, obj)
+
+
+    def _parquet(self) -> Iterator[Row]:
+        # pyarrow comes with the spark extra; reading Parquet locally needs nothing else.
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise DatasetError(
+                "reading a Parquet dataset needs pyarrow, which is not installed",
+                where=self._where or str(self.path),
+                hint="pip install 'evalcli[spark]' (or pyarrow), or convert the file to JSONL",
+            ) from None
+        try:
+            pfile = pq.ParquetFile(self.path)
+        except (OSError, ValueError) as exc:  # ValueError: pyarrow.ArrowInvalid, not Parquet
+            raise DatasetError(f"cannot read Parquet: {exc}", where=str(self.path)) from None
+        n = 0
+        with pfile:
+            for batch in pfile.iter_batches(batch_size=1024):
+                for obj in batch.to_pylist():
+                    n += 1
+                    yield Row(n, obj)
 
 
 class _Missing:

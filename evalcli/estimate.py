@@ -24,11 +24,16 @@ from evalcli.evaluators.judged import JudgedEvaluator
 from evalcli.evaluators.safety import ContentSafetyHarmEvaluator
 from evalcli.evaluators.safety_common import context_sources, text_input
 from evalcli.evaluators.safety_labels import GROUNDEDNESS_PRO, ContentSafetyLabelEvaluator
+from evalcli.evaluators.shields import ShieldLabelEvaluator
 from evalcli.plan import BoundEvaluator, RunPlan
 from evalcli.reporters.terminal import plural
 from evalcli.safety.images import image_parts
 from evalcli.safety.operations import IMAGE_ANALYZE, TEXT_ANALYZE, Request
 from evalcli.tasks import conversation_of, resolve_inputs
+
+ContentSafetyEvaluator = (
+    ContentSafetyHarmEvaluator | ContentSafetyLabelEvaluator | ShieldLabelEvaluator
+)
 
 PER_MESSAGE_TOKENS = 4  # role and separators, as OpenAI's chat format counts them
 PER_REQUEST_TOKENS = 3  # the reply primer
@@ -225,9 +230,11 @@ def _count_evaluation(
         ref = b.refs.get("response")
         response_known = ref is None or ref.source != "target"
     images = any("images" in i for i in inputs_list)
-    if isinstance(ev, ContentSafetyHarmEvaluator | ContentSafetyLabelEvaluator):
+    if isinstance(ev, ContentSafetyEvaluator):
+        # Prompt Shields read the query or context, never the response.
+        known = response_known or isinstance(ev, ShieldLabelEvaluator)
         for turn, inputs in enumerate(inputs_list):
-            _count_content_safety(est, ev, inputs, response_known, f"{line}:{turn}", cache)
+            _count_content_safety(est, ev, inputs, known, f"{line}:{turn}", cache)
         return images
     if not isinstance(ev, JudgedEvaluator):
         # Calls evalcli cannot see into: what the evaluator declares (none for code ones).
@@ -257,7 +264,7 @@ def _count_evaluation(
 
 def _count_content_safety(
     est: Estimate,
-    ev: ContentSafetyHarmEvaluator | ContentSafetyLabelEvaluator,
+    ev: ContentSafetyEvaluator,
     inputs: dict[str, Any],
     response_known: bool,
     where: str,
@@ -291,7 +298,7 @@ def _count_content_safety(
 
 
 def _content_safety_requests(
-    ev: ContentSafetyHarmEvaluator | ContentSafetyLabelEvaluator,
+    ev: ContentSafetyEvaluator,
     inputs: dict[str, Any],
     response_known: bool,
 ) -> list[Request]:
@@ -305,6 +312,8 @@ def _content_safety_requests(
                 service.check_image(part, 0)
             images = [service.image_request(p.base64) for p in parts if p.base64 is not None]
             return [*service.text_requests(response), *images]
+        if isinstance(ev, ShieldLabelEvaluator):
+            return ev.requests(inputs)
         if not response_known:
             return []
         response = text_input(inputs, "response")

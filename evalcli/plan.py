@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from evalcli.aggregate import metric_specs
 from evalcli.config import EvaluatorConfig, LoadedConfig
 from evalcli.conversation import TURN_INPUTS, supports_conversation
-from evalcli.dataset import Dataset, DatasetScan
+from evalcli.dataset import DataPath, Dataset, DatasetScan
 from evalcli.envref import ENV_REF, unset_env_error, with_unset_env
 from evalcli.errors import ConfigError, MappingError, ResourceError, UsageError
 from evalcli.evaluators.base import Evaluator
@@ -89,6 +90,10 @@ class PlanOptions:
     check_output_dir: bool = True
     cache_path: Path | None = None
     no_cache: bool = False
+    #: The rows' scan made elsewhere, or the function that makes it from the mapped paths
+    #: (the Spark engine scans tables with Spark; its tasks reuse the driver's scan): the
+    #: dataset is then not read while building the plan.
+    scan: DatasetScan | Callable[[Sequence[DataPath]], DatasetScan] | None = None
 
 
 def build_plan(
@@ -118,6 +123,12 @@ def _build_plan(
 ) -> RunPlan:
     opts = options or PlanOptions()
     cfg = loaded.config
+    if cfg.dataset.table is not None and opts.scan is None:
+        raise ConfigError(
+            f"dataset.table {cfg.dataset.table!r} is read by Spark: it needs the Spark engine",
+            where=loaded.where("dataset", "table"),
+            hint="run with --engine spark (or engine: {type: spark}), or give dataset.path",
+        )
     reg = registry or default_registry()
     from evalcli.judge.client import ClientPool
 
@@ -181,9 +192,16 @@ def _build_plan(
 
     ds_cfg = cfg.dataset
     limit = opts.limit if opts.limit is not None else ds_cfg.limit
-    dataset = Dataset(
-        loaded.resolve(ds_cfg.path), ds_cfg.format, limit, where=loaded.where("dataset", "path")
-    )
+    if isinstance(opts.scan, DatasetScan):  # read by Spark, never by this Dataset
+        dataset = Dataset(opts.scan.path, opts.scan.format, limit)
+    elif opts.scan is not None:
+        source = ds_cfg.table or str(loaded.resolve(ds_cfg.path or Path()))
+        dataset = Dataset(Path(source), "parquet", limit)
+    else:
+        assert ds_cfg.path is not None  # dataset.table without a scan was refused above
+        dataset = Dataset(
+            loaded.resolve(ds_cfg.path), ds_cfg.format, limit, where=loaded.where("dataset", "path")
+        )
     data_paths = sorted(
         {r.path for r in column_refs.values() if r.source == "data"}
         | {r.path for b in bound for r in b.refs.values() if r.source == "data"}
@@ -191,7 +209,10 @@ def _build_plan(
     )
     if target is not None:
         data_paths = sorted(set(data_paths) | set(target.data_paths()))
-    scan = dataset.scan(data_paths)
+    if opts.scan is None:
+        scan = dataset.scan(data_paths)
+    else:
+        scan = opts.scan if isinstance(opts.scan, DatasetScan) else opts.scan(data_paths)
     _check_refs(loaded, scan, column_refs, bound)
     if target is not None:
         target.check_columns(scan, loaded)

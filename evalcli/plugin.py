@@ -65,7 +65,8 @@ from evalcli.prompts import PromptFile as Rubric
 from evalcli.registry import Registry
 
 #: The plugin API's version, ``"<major>.<minor>"`` (see the module docstring).
-API_VERSION: Final = "1.1"  # 1.1: Role.CORPUS_STATS, Family.CHECK, input kind "texts"
+#: 1.1: Role.CORPUS_STATS, Family.CHECK, input kind "texts"; 1.2: OutputField.integer.
+API_VERSION: Final = "1.2"
 
 #: Row error kinds evalcli itself uses; a plugin may raise these or kinds of its own.
 ROW_ERROR_KINDS: Final[Mapping[str, str]] = MappingProxyType(

@@ -12,6 +12,10 @@ built-in hook is called directly. evalcli declares no entry point for itself, so
 own evaluators never depend on installed metadata (a source checkout or a stale editable
 install would otherwise have none) and load even when plugins are switched off.
 
+A hook may also register a name by its summary (:meth:`Registry.add_lazy`) and have the
+declaration loaded when the name is first used. The built-ins do, so that listing them
+imports none of their modules and validating a config only those it uses.
+
 ``EVALCLI_PLUGINS`` chooses which plugins load: unset, all of them; ``none`` (or empty), none;
 otherwise a comma-separated allow-list of distribution names. A plugin that fails to load
 becomes a warning naming its distribution, never a crash.
@@ -23,14 +27,15 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import replace
-from importlib import metadata
-
-from pydantic import BaseModel
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from evalcli.errors import ConfigError
-from evalcli.evaluators.declaration import EvaluatorInfo, EvaluatorParams
 from evalcli.suggest import did_you_mean
+
+if TYPE_CHECKING:
+    from evalcli.evaluators.catalog import Summary
+    from evalcli.evaluators.declaration import EvaluatorInfo
 
 ENTRY_POINT_GROUP = "evalcli.evaluators"
 PLUGINS_ENV = "EVALCLI_PLUGINS"
@@ -38,11 +43,23 @@ PLUGINS_ENV = "EVALCLI_PLUGINS"
 RegisterHook = Callable[["Registry"], None]
 
 
+@dataclass(frozen=True)
+class _Lazy:
+    """A name registered by its summary; ``load`` returns the full declaration."""
+
+    summary: Summary
+    load: Callable[[], EvaluatorInfo]
+
+    @property
+    def source(self) -> str:
+        return self.summary.source
+
+
 class Registry:
     """Named evaluator declarations (:class:`EvaluatorInfo`)."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, EvaluatorInfo] = {}
+        self._entries: dict[str, EvaluatorInfo | _Lazy] = {}
         self.warnings: list[str] = []
         self._source = "builtin"
         self._version = ""
@@ -65,13 +82,48 @@ class Registry:
             return
         self._entries[info.name] = info
 
+    def add_lazy(self, summary: Summary, load: Callable[[], EvaluatorInfo]) -> None:
+        """Register a name by its summary; ``load`` is called when the declaration is needed.
+
+        ``list-evaluators`` shows the summary; :meth:`get`, :meth:`require` and iteration
+        call ``load`` once and check its declaration as :meth:`add` does.
+        """
+        summary = replace(summary, source=self._source, version=summary.version or self._version)
+        existing = self._entries.get(summary.name)
+        if existing is not None:
+            self.warnings.append(
+                f"evaluator {summary.name!r} from {summary.source} ignored: the name is "
+                f"already registered by {existing.source}"
+            )
+            return
+        self._entries[summary.name] = _Lazy(summary, load)
+
     def get(self, name: str) -> EvaluatorInfo | None:
         """The entry named ``name``, or None."""
-        return self._entries.get(name)
+        entry = self._entries.get(name)
+        return self._loaded(entry) if isinstance(entry, _Lazy) else entry
+
+    def _loaded(self, lazy: _Lazy) -> EvaluatorInfo:
+        info = lazy.load()
+        _check_declaration(info)
+        if info.name != lazy.summary.name:
+            raise TypeError(f"{lazy.summary.name}: its loader returned {info.name!r}")
+        info = replace(info, source=lazy.summary.source, version=lazy.summary.version)
+        self._entries[info.name] = info
+        return info
+
+    def summaries(self) -> list[Summary]:
+        """What ``list-evaluators`` shows of each entry, loading none of them."""
+        from evalcli.evaluators.catalog import summarize
+
+        listed = [
+            e.summary if isinstance(e, _Lazy) else summarize(e) for e in self._entries.values()
+        ]
+        return sorted(listed, key=lambda s: (s.family, s.name))
 
     def require(self, name: str, *, where: str | None = None) -> EvaluatorInfo:
         """The entry named ``name``, or a :class:`ConfigError` listing the closest names."""
-        info = self._entries.get(name)
+        info = self.get(name)
         if info is not None:
             return info
         hint = did_you_mean(name, self._entries)
@@ -83,7 +135,10 @@ class Registry:
         return [i.name for i in self if key in i.params_model.model_fields]
 
     def __iter__(self) -> Iterator[EvaluatorInfo]:
-        return iter(sorted(self._entries.values(), key=lambda i: (i.family, i.name)))
+        infos = [
+            self._loaded(e) if isinstance(e, _Lazy) else e for e in list(self._entries.values())
+        ]
+        return iter(sorted(infos, key=lambda i: (i.family, i.name)))
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -99,6 +154,10 @@ class Registry:
 
 
 def _check_declaration(info: EvaluatorInfo) -> None:
+    from pydantic import BaseModel
+
+    from evalcli.evaluators.declaration import EvaluatorInfo, EvaluatorParams
+
     if not isinstance(info, EvaluatorInfo):
         raise TypeError(f"expected an EvaluatorInfo, got {type(info).__name__}")
     model = info.params_model
@@ -159,6 +218,10 @@ def load_plugins(reg: Registry, allowed: frozenset[str] | None = None) -> None:
     Args:
         allowed: Normalized distribution names to load; None loads every plugin.
     """
+    if allowed is not None and not allowed:
+        return  # EVALCLI_PLUGINS=none: reading every distribution's metadata is not free
+    from importlib import metadata
+
     seen: set[str] = set()
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = ep.dist.name if ep.dist is not None else "unknown distribution"

@@ -16,10 +16,13 @@ from evalcli.errors import RowError
 SCHEMA_VERSION = 1
 
 Status = Literal["completed", "gate_failed", "run_error", "interrupted"]
-#: What a run metric is: a mean of scores, a share of passes / defects / good labels, a
+#: What a run metric is: a mean of scores, a share of passes / defects / good labels /
+#: detections (labels that are neither: an attack found in an input), a
 #: count of failed evaluations, or a corpus score computed from the rows' summed statistics
 #: (``metric_info.<name>.kind`` in results.json).
-MetricKind = Literal["mean", "pass_rate", "defect_rate", "passing_rate", "error_count", "corpus"]
+MetricKind = Literal[
+    "mean", "pass_rate", "defect_rate", "passing_rate", "detection_rate", "error_count", "corpus"
+]
 
 
 class PartialOutcome(dict[str, Any]):
@@ -92,28 +95,50 @@ class GateResult(_Record):
     passed: bool
 
 
+class Scale(_Record):
+    """The fixed scale of a score, from its evaluator's declaration (``OutputField.range``).
+
+    Attributes:
+        min: Lowest value of the scale.
+        max: Highest value of the scale.
+        integer: Every value is a whole number (a 1-5 judge grade, a 0-7 severity).
+    """
+
+    min: float
+    max: float
+    integer: bool = False
+
+
 class MetricInfo(_Record):
-    """What a metric means, so that ``compare`` knows which direction is worse."""
+    """What a metric means, taken from its evaluator's declared outputs (never its name):
+    ``compare`` reads the direction, the report its chart, its threshold and its subject."""
 
     evaluator: str
     kind: MetricKind
     direction: Literal["higher", "lower"]
     source_key: str | None = None
     defect_threshold: int | None = None  # defect rates of severities: defects start here
-    #: The subject the metric is about: the declared stem of its output field (the console
-    #: puts a score and the rates of the same subject on one line). Known for the metrics of
-    #: a live run only; not part of results.json.
-    subject: str | None = Field(default=None, exclude=True)
+    #: The subject the metric is about: the declared stem of its output field. The console
+    #: puts a score and the rates of the same subject on one line; the run's summary counts
+    #: severity labels as ``<subject>_distribution``.
+    subject: str | None = None
+    #: The row output key holding the pass threshold this metric's rows are compared with
+    #: (the declared THRESHOLD field of the same subject), for means and pass rates.
+    threshold_key: str | None = None
+    #: Means of scores with a fixed declared range only: their scale. Left out of
+    #: results.json for every other metric.
+    scale: Scale | None = None
     #: Corpus metrics only: how the summed statistics become the score (the reducer, its
     #: parameters, sacrebleu's signature), so ``compare`` can recompute it from the rows.
     #: Left out of results.json for every other metric.
     corpus: dict[str, Any] | None = None
 
     @model_serializer(mode="wrap")
-    def _omit_empty_corpus(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+    def _omit_empty_extras(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
-        if data.get("corpus") is None:
-            data.pop("corpus", None)
+        for key in ("scale", "corpus"):
+            if data.get(key) is None:
+                data.pop(key, None)
         return data
 
 
@@ -150,6 +175,9 @@ class RunInfo(_Record):
     evaluators: dict[str, EvaluatorRecord]
     #: Worker processes that ran CPU-bound metrics (0: they ran in the evalcli process).
     workers: int = 0
+    #: The run's ``run.max_error_rate``, so that the JUnit file (whose evaluator test cases
+    #: err above it) can be written again from results.json alone.
+    max_error_rate: float = 0.0
 
 
 class EvaluatorSummary(_Record):
@@ -182,4 +210,18 @@ class RunResult(_Record):
     usage: dict[str, Any] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
     rows: list[dict[str, Any]] | None = None
+    #: Spark engine: the rows are not inlined in results.json; they are this Parquet
+    #: directory (relative to results.json), one row per line with a ``row_json`` column
+    #: holding what ``rows`` would hold. Left out of results.json by the local engine.
+    rows_parquet: str | None = None
     output_dir: str | None = None
+    #: Where the run was logged in MLflow (``output.mlflow``): its page or run id. Known
+    #: once results.json is written, so not part of it.
+    tracked_at: str | None = Field(default=None, exclude=True)
+
+    @model_serializer(mode="wrap")
+    def _omit_local_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("rows_parquet") is None:
+            data.pop("rows_parquet", None)
+        return data

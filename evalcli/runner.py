@@ -24,7 +24,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -90,6 +90,9 @@ class Runner:
         sink: Receives rows in input order.
         progress: Called with (rows done, rows total) from the main thread.
         should_stop: Polled between batches of work; True stops the run as interrupted.
+        rows: The rows to run (default: the plan's dataset), in ascending line order and
+            without gaps from ``first_line`` on (a Spark task runs one range of lines).
+        first_line: Line of the first row in ``rows``.
     """
 
     def __init__(
@@ -98,8 +101,12 @@ class Runner:
         sink: RowSink,
         progress: ProgressFn | None = None,
         should_stop: Callable[[], bool] | None = None,
+        rows: Iterable[Row] | None = None,
+        first_line: int = 1,
     ):
         self.plan = plan
+        self._rows = rows
+        self._first_line = first_line
         self.sink = sink
         self.progress = progress
         self.should_stop = should_stop or (lambda: False)
@@ -145,9 +152,9 @@ class Runner:
             )
         in_flight = max(self.plan.io_threads, self.target.concurrency if self.target else 0)
         window = max(256, 4 * in_flight, 4 * CPU_BATCH_ROWS * max(1, self.plan.workers))
-        rows: Iterator[Row] = iter(self.plan.dataset.rows())
+        rows: Iterator[Row] = iter(self.plan.dataset.rows() if self._rows is None else self._rows)
         exhausted = False
-        next_emit = 1
+        next_emit = self._first_line
         last_progress = 0.0
         try:
             while True:

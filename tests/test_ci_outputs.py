@@ -126,6 +126,35 @@ def test_junit_gates_evaluators_and_properties(
     assert cases["flaky-run.evaluators", "f1_score"].is_passed
 
 
+def test_report_writes_the_same_junit_again_from_results_json(
+    cli: CliRunner, flaky_config: Path, tmp_path: Path
+) -> None:
+    at_run = tmp_path / "run.xml"
+    res = cli.invoke(app, ["run", str(flaky_config), "-q", "--junit", str(at_run)])
+    assert res.exit_code == 1, res.stderr
+    out = tmp_path / "out"
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert results["run"]["max_error_rate"] == 0.2  # the gate setting travels with the run
+
+    again = tmp_path / "again" / "junit.xml"
+    res = cli.invoke(app, ["report", str(out), "--junit", str(again)])
+    assert res.exit_code == 0, res.stderr
+    assert f"junit: {again}" in res.stderr
+    # Byte for byte: the evaluator case that errs above 20 %, the property, the counts.
+    assert again.read_bytes() == at_run.read_bytes()
+
+    # A results file from before the setting was recorded: its default (0) is assumed.
+    del results["run"]["max_error_rate"]
+    (out / "results.json").write_text(json.dumps(results) + "\n", encoding="utf-8")
+    res = cli.invoke(app, ["report", str(out), "--junit", str(again)])
+    assert res.exit_code == 0, res.stderr
+    assert '<property name="run.max_error_rate" value="0" />' in again.read_text("utf-8")
+
+    res = cli.invoke(app, ["report", str(out), "--junit", str(tmp_path)])
+    assert res.exit_code == 2 and "is a directory" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
 def test_junit_run_error_marks_the_run_case(
     cli: CliRunner, flaky_config: Path, tmp_path: Path
 ) -> None:

@@ -292,7 +292,11 @@ def test_aggregator_means_and_rates_cover_scored_rows_only() -> None:
     assert (agg.total_errors, agg.total_pairs) == (1, 3)
     info = agg.metric_info()
     assert info["s.pass_rate"].subject == "shout" == info["s.shout"].subject
-    assert "subject" not in info["s.shout"].model_dump()  # not part of results.json
+    # results.json records the subject, the threshold key and the declared scale.
+    dumped = info["s.shout"].model_dump(mode="json")
+    assert dumped["subject"] == "shout" and dumped["threshold_key"] == "shout_threshold"
+    assert dumped["scale"] == {"min": 0.0, "max": 1.0, "integer": False}
+    assert "scale" not in info["s.pass_rate"].model_dump(mode="json")
     summary = agg.summaries()[0]
     assert (summary.family, summary.scored, summary.errors) == ("custom", 2, 1)
 

@@ -36,6 +36,7 @@ QUALITY = {
 SAFETY = ("violence", "sexual", "self_harm", "hate_unfairness")
 LABELS = {
     "indirect_attack": {"query", "response", "context"},
+    "prompt_attack": {"query"},
     "protected_material": {"query", "response"},
     "groundedness_pro": {"query", "response", "context"},
 }

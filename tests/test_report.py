@@ -362,6 +362,44 @@ def test_kinds_not_names_choose_the_charts(tmp_path: Path) -> None:
     assert by_line[4][2] == [0]  # erroring
 
 
+def test_threshold_key_and_subject_come_from_metric_info(tmp_path: Path) -> None:
+    # The threshold sits under a key no naming rule would guess, and the severity labels
+    # are counted under the declared subject, not under a name derived from the metric.
+    declared = {"subject": "harm", "threshold_key": None}
+    metric_info = {
+        "x.sev": info("x", "mean", "k1", direction="lower", scale={"min": 0, "max": 7})
+        | {"subject": "harm", "threshold_key": "cutoff"},
+        "x.sev_defect_rate": info("x", "defect_rate", "k1", direction="lower", defect_threshold=4)
+        | declared,
+        # Declared without a threshold: a stray ``k2_threshold`` in the rows is no threshold.
+        "x.other": info("x", "mean", "k2") | {"subject": "k2", "threshold_key": None},
+    }
+    rows = [
+        {"line": 1, "outputs.x.k1": 1, "outputs.x.cutoff": 3, "outputs.x.k2": 0.2},
+        {"line": 2, "outputs.x.k1": 5, "outputs.x.cutoff": 3, "outputs.x.k2": 0.9},
+    ]
+    rows[0]["outputs.x.k2_threshold"] = rows[1]["outputs.x.k2_threshold"] = 0.5
+    summaries = [
+        {
+            "alias": "x",
+            "scored": 2,
+            "errors": 0,
+            "extra": {"harm_distribution": {"Low": 1, "High": 1}},
+        }
+    ]
+    run = write_results(tmp_path / "r", rows, metric_info, summaries=summaries)
+    html = render_report(run)
+    found, markers = charts(html)
+    assert markers["x.sev"] == ["threshold", "defect"]
+    assert "threshold 3" in html
+    assert [(lab, c) for lab, c, _ in found[("shares", "x.sev_defect_rate")]] == [
+        ("Low", 1),
+        ("High", 1),
+    ]
+    assert "harm severity labels" in html
+    assert "threshold" not in markers.get("x.other", [])
+
+
 # -- the row cap ---------------------------------------------------------------------------------
 
 

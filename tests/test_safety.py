@@ -758,10 +758,11 @@ def test_conversation_turns_combine_to_the_worst() -> None:
         ("  violence: {threshold: 8}", "", ["threshold must be a severity 0-7"]),
         ("  violence: {}", "  defect_threshold: extreme", ["safety.defect_threshold"]),
         (
-            "  ia: {use: indirect_attack, backend: azure_content_safety}",
+            "  pa: {use: prompt_attack, backend: azure_content_safety, prompt: x.prompty}",
             "",
-            ["indirect_attack is judge-only"],
+            ["evaluators.pa.prompt applies to backend judge only"],
         ),
+        ("  pa: {use: prompt_attack, threshold: 1}", "", ["has no threshold"]),
         ("  relevance: {threshold: Low}", "", ["severity labels apply only to"]),
         ("  bleu: {defect_threshold: Medium}", "", ["defect_threshold applies only to"]),
         ("  pm: {use: protected_material, threshold: 2}", "", ["has no threshold"]),

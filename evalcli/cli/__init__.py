@@ -12,6 +12,9 @@ from typing import Annotated
 import typer
 
 from evalcli._version import __version__
+from evalcli.cli.lazy_params import install as _install_lazy_params
+
+_install_lazy_params()  # an absent option must not import pydantic (see lazy_params)
 
 app = typer.Typer(
     name="evalcli",
@@ -124,6 +127,13 @@ def run_cmd(
             help="CI artifact (name or URL) holding the results, linked from the step summary.",
         ),
     ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help="Where to run: local (this process) or spark (default: the config's engine).",
+        ),
+    ] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Run an evaluation and exit with a CI-friendly code."""
@@ -146,6 +156,7 @@ def run_cmd(
         junit=junit,
         step_summary=not no_step_summary,
         artifact_name=artifact_name,
+        engine=engine,
     )
 
 

@@ -21,16 +21,16 @@ def list_command(*, as_json: bool, config: Path | None) -> None:
             eprint(f"warning: {warning}")
         rows: list[dict[str, Any]] = [
             {
-                "name": info.name,
-                "family": str(info.family),
-                "inputs": [i.name + ("" if i.required else "?") for i in info.inputs],
-                "outputs": list(info.output_keys),
-                "default_threshold": info.default_threshold,
-                "description": info.description,
-                "source": info.source,
-                "version": info.version,
+                "name": s.name,
+                "family": s.family,
+                "inputs": list(s.inputs),
+                "outputs": list(s.outputs),
+                "default_threshold": s.default_threshold,
+                "description": s.description,
+                "source": s.source,
+                "version": s.version,
             }
-            for info in reg
+            for s in reg.summaries()  # built-ins stay unimported (evalcli.evaluators.catalog)
         ]
         if config is not None:
             rows += config_rows(config)

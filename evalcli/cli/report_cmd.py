@@ -11,7 +11,8 @@ from typing import Annotated
 
 import typer
 
-from evalcli.cli.boundary import error_boundary
+from evalcli.cli.boundary import eprint, error_boundary
+from evalcli.errors import UsageError
 
 
 def register(app: typer.Typer) -> None:
@@ -58,6 +59,24 @@ def report_cmd(
             help="One-run variant view: the reference variant (default: first).",
         ),
     ] = None,
+    max_asr: Annotated[
+        float | None,
+        typer.Option(
+            "--max-asr",
+            min=0.0,
+            max=1.0,
+            help="Red-team runs (rows tagged by `evalcli simulate`): mark the techniques whose "
+            "attack success rate is above this in the scorecard (0.05 = 5%).",
+            show_default=False,
+        ),
+    ] = None,
+    junit: Annotated[
+        Path | None,
+        typer.Option(
+            "--junit",
+            help="Also write the run's JUnit XML report here, as `run --junit` wrote it.",
+        ),
+    ] = None,
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks for internal errors.")
     ] = False,
@@ -66,6 +85,8 @@ def report_cmd(
     with error_boundary(debug):
         from evalcli.report import write_report
 
+        if junit is not None:
+            _write_junit(results_dir, junit)
         path = write_report(
             results_dir,
             output,
@@ -73,5 +94,23 @@ def report_cmd(
             pair_by=pair_by,
             variant_column=variant_column,
             baseline_variant=baseline_variant,
+            max_asr=max_asr,
         )
         print(path)
+
+
+def _write_junit(results_dir: Path, path: Path) -> None:
+    """The JUnit file of the run in ``results_dir``, from its results.json header alone
+    (the file records ``run.max_error_rate``), so it equals the one ``run --junit`` wrote."""
+    from evalcli.report.load import ResultsStream
+    from evalcli.reporters.junit import check_junit_path, write_junit
+
+    check_junit_path(path)
+    header = ResultsStream(results_dir).header
+    try:
+        write_junit(header, path)
+    except OSError as exc:
+        raise UsageError(
+            f"could not write {path} ({exc.strerror or exc})", where="--junit"
+        ) from None
+    eprint(f"junit: {path}")

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from evalcli.cli.boundary import eprint, error_boundary
 from evalcli.errors import ConfigError, ExitCode
-from evalcli.plan import RunPlan
 from evalcli.reporters.terminal import plural
-from evalcli.results import RunResult
+
+if TYPE_CHECKING:
+    from evalcli.plan import RunPlan
+    from evalcli.results import RunResult
+    from evalcli.spark.engine import SparkEngine
 
 
 def run_command(
@@ -32,6 +36,7 @@ def run_command(
     junit: Path | None = None,
     step_summary: bool = True,
     artifact_name: str | None = None,
+    engine: str | None = None,
 ) -> None:
     """Validate, run, render, exit with the run's code."""
     with error_boundary(debug):
@@ -56,7 +61,8 @@ def run_command(
 
         if estimate:
             opts.check_output_dir = False
-        plan = validate(config, opts)
+        spark = spark_engine(config, engine, debug)
+        plan = validate(config, opts) if spark is None else spark.validate(opts)
         for warning in plan.warnings:
             eprint(f"warning: {warning}")
         if estimate:
@@ -67,12 +73,15 @@ def run_command(
 
             check_junit_path(junit)
         with progress_for(plan, quiet=quiet) as progress:
-            result = run(
-                plan,
-                progress=progress.update,
-                on_row=progress.on_row,
-                transcripts=save_transcripts,
-            )
+            if spark is not None:
+                result, _ = spark.run(plan, progress=progress.update)
+            else:
+                result = run(
+                    plan,
+                    progress=progress.update,
+                    on_row=progress.on_row,
+                    transcripts=save_transcripts,
+                )
         if fmt == "json":
             from evalcli.reporters.files import JSON_NAME
 
@@ -92,17 +101,33 @@ def run_command(
             eprint(f"warning: {warning}")
         if result.message:
             eprint(("error: " if result.exit_code >= 2 else "") + result.message)
-        written = ["results.json", "results.csv"]
+        written = ["results.json", result.rows_parquet or "results.csv"]
         if (plan.output_dir / "report.html").is_file() and plan.loaded.config.output.html:
             written.append("report.html")
         eprint("results: " + ", ".join(str(plan.output_dir / name) for name in written))
-        code = ci_outputs(result, plan, fmt, junit, step_summary, artifact_name)
+        if result.tracked_at is not None:
+            eprint(f"mlflow: {result.tracked_at}")
+        code = ci_outputs(result, fmt, junit, step_summary, artifact_name)
         raise typer.Exit(code)
+
+
+def spark_engine(config: Path, engine: str | None, debug: bool) -> SparkEngine | None:
+    """The Spark engine when ``--engine spark`` or the config's ``engine.type`` asks for it."""
+    if engine not in (None, "local", "spark"):
+        raise ConfigError(f"--engine must be 'local' or 'spark', got {engine!r}")
+    from evalcli.config import load_config
+
+    # Unset ${env:NAME} are reported by the plan, all together, as locally.
+    loaded = load_config(config, allow_unset=True)
+    if (engine or loaded.config.engine.type) != "spark":
+        return None
+    from evalcli.spark.engine import SparkEngine
+
+    return SparkEngine(loaded, debug=debug)
 
 
 def ci_outputs(
     result: RunResult,
-    plan: RunPlan,
     fmt: str,
     junit: Path | None,
     step_summary: bool,
@@ -123,7 +148,9 @@ def ci_outputs(
         from evalcli.reporters.junit import write_junit
 
         try:
-            write_junit(header, junit, max_error_rate=plan.max_error_rate)
+            # From the header alone (it records run.max_error_rate), exactly as
+            # `evalcli report --junit` writes it again from results.json.
+            write_junit(header, junit)
         except OSError as exc:
             eprint(f"error: --junit: could not write {junit}: {exc.strerror or exc}")
             if code < int(ExitCode.USAGE):  # a worse outcome keeps its own code
@@ -148,9 +175,12 @@ def ci_outputs(
 def validate_command(config: Path, *, debug: bool) -> None:
     """Everything ``run`` checks before the first model call; exit 0 or 2."""
     with error_boundary(debug):
-        from evalcli.api import validate
+        from evalcli.config import load_config
+        from evalcli.plan import build_plan
 
-        plan = validate(config)
+        # evalcli.api.validate without importing evalcli.api, whose run machinery (runner,
+        # judge client, cache) validate never uses: start-up is most of its time.
+        plan = build_plan(load_config(config, allow_unset=True))
         for warning in plan.warnings:
             eprint(f"warning: {warning}")
         aliases = ", ".join(b.alias for b in plan.evaluators)

@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from evalcli.cli.boundary import eprint, error_boundary
+
+if TYPE_CHECKING:
+    from evalcli.simulate.attacker import ModelRewrite
 
 FORMATS = ("table", "json", "markdown")
 
@@ -103,6 +106,27 @@ def direct_cmd(
     ] = "first",
     templates: TemplatesOpt = None,
     id_column: IdColumnOpt = None,
+    attacker_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--attacker-config",
+            metavar="FILE",
+            help="A chat model (judge-style connection YAML) that rewrites each request into "
+            "--per-row adversarial prompts: adds the technique model_rewrite. Off by default.",
+            show_default=False,
+        ),
+    ] = None,
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache",
+            help="Call cache for the attacker's answers (default: .evalcli/cache.db).",
+            show_default=False,
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Ask the attacker model again for every row.")
+    ] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Direct attacks (UPIA): each baseline row, then K jailbreak variants per technique."""
@@ -111,19 +135,45 @@ def direct_cmd(
 
         if turn not in ("first", "last"):
             raise SimulateError(f"--turn must be first or last, got {turn!r}")
-        summary = simulate_direct(
-            input_path,
-            output_path,
-            techniques=technique or (),
-            seed=seed,
-            per_row=per_row,
-            column=column,
-            conversation_column=conversation_column,
-            turn="first" if turn == "first" else "last",
-            templates_dir=templates,
-            id_column=id_column,
-        )
+        rewriter = _attacker(attacker_config, per_row, seed, cache, no_cache)
+        try:
+            summary = simulate_direct(
+                input_path,
+                output_path,
+                techniques=technique or (),
+                seed=seed,
+                per_row=per_row,
+                column=column,
+                conversation_column=conversation_column,
+                turn="first" if turn == "first" else "last",
+                templates_dir=templates,
+                id_column=id_column,
+                rewriter=rewriter,
+            )
+        finally:
+            if rewriter is not None:
+                rewriter.close()
+                if rewriter.client.cache is not None:
+                    rewriter.client.cache.close()
         _report(summary.rows, summary.input_rows, summary.techniques, output_path, summary.meta)
+
+
+def _attacker(
+    path: Path | None, per_row: int, seed: int, cache: Path | None, no_cache: bool
+) -> ModelRewrite | None:
+    """The ``model_rewrite`` step of ``--attacker-config``, or None without it."""
+    if path is None:
+        if cache is not None or no_cache:
+            from evalcli.simulate import SimulateError
+
+            raise SimulateError("--cache and --no-cache apply to --attacker-config only")
+        return None
+    from evalcli.cache import DEFAULT_PATH, CallCache
+    from evalcli.simulate.attacker import load_attacker_config, open_attacker
+
+    load_attacker_config(path)  # a bad file is exit 2 before the cache file is created
+    calls = None if no_cache else CallCache(cache or DEFAULT_PATH)
+    return open_attacker(path, per_row=per_row, seed=seed, cache=calls)
 
 
 @simulate_app.command("indirect")
@@ -220,6 +270,8 @@ def techniques_cmd(
         print("converters (after a template, or alone):")
         for c in CONVERTERS.values():
             print(f"  {c.name:<22} v{c.version:<4} {c.description}")
+        print("model step (simulate direct --attacker-config FILE):")
+        print(f"  {'model_rewrite':<22} {'':<5} a chat model rewrites the request K times")
 
 
 def _report(rows: int, inputs: int, techniques: list[str], output: Path, meta: Path) -> None:

@@ -81,6 +81,10 @@ def load_run(path: Path) -> LoadedRun:
     metrics = _section(data, "metrics", where)
     info = _section(data, "metric_info", where)
     rows = data.get("rows")
+    if rows is None and "rows_parquet" in data:  # a Spark run: the rows are in Parquet
+        from evalcli.parquet_rows import parquet_rows
+
+        rows = list(parquet_rows(file, data["rows_parquet"], CompareError))
     if rows is None:
         raise CompareError(
             "the results file holds no rows; compare needs the per-row outputs", where=where

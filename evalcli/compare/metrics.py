@@ -11,6 +11,8 @@ kind                      per-row value (None = not scored in that row)
 ``defect_rate``           a severity at or above the defect threshold -> 1, below -> 0; or a
                           boolean label (true = defect)
 ``passing_rate``          a boolean label (true = passing)
+``detection_rate``        a boolean label (true = detected, e.g. Prompt Shields found an
+                          attack in an input; neither good nor a defect)
 ``error_count``           failed evaluations in the row (a composite counts once per member)
 ``corpus``                none: the row's statistics (``outputs.<alias>.<source_key>``) are
                           summed and reduced as ``metric_info.<name>.corpus`` records (see

@@ -1,40 +1,38 @@
-"""Registration hook of evalcli's built-in evaluators: the same call a plugin's hook makes."""
+"""Registration hook of evalcli's built-in evaluators: the same call a plugin's hook makes.
+
+Each built-in is registered by its summary (:mod:`evalcli.evaluators.catalog`); its module
+is imported the first time its full declaration is asked for, so ``list-evaluators`` imports
+none of them and ``validate`` only those of the evaluators a config uses.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from evalcli.evaluators.declaration import EvaluatorInfo
     from evalcli.registry import Registry
 
 
 def register(registry: Registry) -> None:
-    """Add every built-in evaluator's declaration to ``registry``."""
-    from evalcli.evaluators.agents import AGENT_EVALUATORS
-    from evalcli.evaluators.checks import CHECK_EVALUATORS
-    from evalcli.evaluators.composite import COMPOSITE_EVALUATORS
-    from evalcli.evaluators.custom import CODE_EVALUATOR
-    from evalcli.evaluators.custom_prompt import PROMPT_EVALUATOR
-    from evalcli.evaluators.guidelines import GUIDELINES
-    from evalcli.evaluators.nlp import NLP_EVALUATORS
-    from evalcli.evaluators.quality import QUALITY_EVALUATORS
-    from evalcli.evaluators.retrieval import DOCUMENT_RETRIEVAL
-    from evalcli.evaluators.safety import HARM_EVALUATORS
-    from evalcli.evaluators.safety_labels import LABEL_EVALUATORS
-    from evalcli.evaluators.translation import SACREBLEU_EVALUATORS
+    """Add every built-in evaluator's declaration to ``registry`` (loaded on first use)."""
+    from evalcli.evaluators.catalog import builtin_summaries
 
-    for info in (
-        *NLP_EVALUATORS,
-        *SACREBLEU_EVALUATORS,
-        DOCUMENT_RETRIEVAL,
-        *CHECK_EVALUATORS,
-        *QUALITY_EVALUATORS,
-        *COMPOSITE_EVALUATORS,
-        *HARM_EVALUATORS,
-        *LABEL_EVALUATORS,
-        *AGENT_EVALUATORS,
-        GUIDELINES,
-        CODE_EVALUATOR,  # `use: code` / `use: prompt`: the user supplies the logic
-        PROMPT_EVALUATOR,
-    ):
-        registry.add(info)
+    for summary in builtin_summaries():
+        registry.add_lazy(summary, _loader(summary.declared_in, summary.name))
+
+
+def _loader(declared_in: str, name: str) -> Callable[[], EvaluatorInfo]:
+    def load() -> EvaluatorInfo:
+        from evalcli.evaluators.catalog import declarations
+
+        for info in declarations(declared_in):
+            if info.name == name:
+                return info
+        raise LookupError(
+            f"built-in evaluator {name!r} is not declared in {declared_in} "
+            "(regenerate the catalog: python -m evalcli.evaluators.catalog)"
+        )
+
+    return load

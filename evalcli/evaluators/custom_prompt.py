@@ -117,7 +117,9 @@ class PromptParts:
     def fields(self, alias: str) -> tuple[OutputField, ...]:
         """Declared outputs."""
         if isinstance(self.output, OpenScore):
-            scored = score_fields(alias, self.output.direction == "higher", None, self.threshold)
+            higher = self.output.direction == "higher"
+            whole = self.output.declared.type == "integer"
+            scored = score_fields(alias, higher, None, self.threshold, integer=whole)
             if self.threshold is None:  # nothing to pass or fail against
                 return tuple(f for f in scored if f.role not in (Role.RESULT, Role.THRESHOLD))
             return scored

@@ -97,8 +97,16 @@ class OutputField:
         higher_is_better: Direction for scores and corpus statistics (None otherwise).
         primary: The headline result: its pass rate is ``<alias>.pass_rate``.
         defect_threshold: SEVERITY only: severities at or above count as defects.
-        label_metric: LABEL only: ``defect_rate`` (true = problem) or ``passing_rate``.
-        range: SCORE/SEVERITY: the scale's (lowest, highest) value, when it is fixed.
+        label_metric: LABEL only: ``defect_rate`` (true = problem), ``passing_rate`` (true =
+            good) or ``detection_rate`` (true = something was detected that is neither a
+            harm nor a pass: an attack found in an *input*, which says nothing about how the
+            application answered; ``evalcli scorecard`` never counts it as a defect).
+        range: SCORE/SEVERITY: the scale's (lowest, highest) value, when it is fixed. It is
+            recorded with the run (``metric_info.<metric>.scale``) and chooses the report's
+            chart: one bar per value on a short integer scale, bins on a continuous one.
+            Leave it None when the scale is open; the report then charts the values seen.
+        integer: SCORE/SEVERITY: every value is a whole number (judge grades, severities,
+            relevance labels), so the scale is a set of steps rather than a continuum.
         default_threshold: SCORE/SEVERITY: the pass threshold when the config sets none.
     """
 
@@ -108,9 +116,10 @@ class OutputField:
     higher_is_better: bool | None = None
     primary: bool = False
     defect_threshold: int | None = None
-    label_metric: Literal["defect_rate", "passing_rate"] = "defect_rate"
+    label_metric: Literal["defect_rate", "passing_rate", "detection_rate"] = "defect_rate"
     range: tuple[float, float] | None = None
     default_threshold: float | None = None
+    integer: bool = False
 
     @property
     def metric_stem(self) -> str:

@@ -68,8 +68,10 @@ def score_fields(
     higher_is_better: bool = True,
     scale: tuple[float, float] | None = SCALE,
     default_threshold: float | None = DEFAULT_THRESHOLD,
+    integer: bool = True,
 ) -> tuple[OutputField, ...]:
-    """Outputs of a judged score on a rubric's scale."""
+    """Outputs of a judged score on a rubric's scale (``integer``: the judge answers whole
+    numbers, as every rubric with a ``min``/``max`` has it)."""
     return (
         OutputField(
             key,
@@ -77,6 +79,7 @@ def score_fields(
             higher_is_better=higher_is_better,
             range=scale,
             default_threshold=default_threshold,
+            integer=integer,
         ),
         OutputField(f"{key}_result", Role.RESULT, stem=key, primary=True),
         OutputField(f"{key}_threshold", Role.THRESHOLD, stem=key),

@@ -40,6 +40,7 @@ from evalcli.metrics.retrieval import (
     METRIC_KEYS,
     NAME,
     DocumentRetrievalParams,
+    K,
     document_retrieval,
 )
 
@@ -84,20 +85,47 @@ class DocumentRetrievalSettings(EvaluatorParams):
     params: DocumentRetrievalOptions = Field(default_factory=DocumentRetrievalOptions)
 
 
-def _metric_fields(key: str) -> tuple[OutputField, ...]:
+def _scale(key: str, params: DocumentRetrievalParams) -> tuple[tuple[float, float] | None, bool]:
+    """A metric's declared (range, integer). The label metrics span the label range, 0
+    included (an unlabelled document counts as label 0); XDCG is 25 per label; the ratios
+    are 0-1 (the reference's own ranges); counts have no upper bound."""
+    labels = (min(params.ground_truth_label_min, 0), max(params.ground_truth_label_max, 0))
+    if key in (f"ndcg@{K}", "fidelity", "holes_ratio"):
+        return (0.0, 1.0), False
+    if key == f"xdcg@{K}":
+        return (25.0 * labels[0], 25.0 * labels[1]), False
+    if key in ("top1_relevance", "top3_max_relevance"):
+        return (float(labels[0]), float(labels[1])), True
+    return None, True  # holes and the document totals: counts
+
+
+def _metric_fields(key: str, params: DocumentRetrievalParams) -> tuple[OutputField, ...]:
     higher = key not in LOWER_IS_BETTER
     default = float(_DEFAULTS.thresholds()[key])
+    scale, integer = _scale(key, params)
     return (
-        OutputField(key, Role.SCORE, higher_is_better=higher, default_threshold=default),
+        OutputField(
+            key,
+            Role.SCORE,
+            higher_is_better=higher,
+            default_threshold=default,
+            range=scale,
+            integer=integer,
+        ),
         OutputField(f"{key}_result", Role.RESULT, stem=key, primary=key == METRIC_KEYS[0]),
         OutputField(f"{key}_threshold", Role.THRESHOLD, stem=key),
     )
 
 
-#: Scores first, then results, then thresholds (the CSV column order).
-FIELDS: tuple[OutputField, ...] = tuple(
-    group[i] for i in range(3) for group in (_metric_fields(k) for k in METRIC_KEYS)
-)
+def fields_for(params: DocumentRetrievalParams) -> tuple[OutputField, ...]:
+    """Scores first, then results, then thresholds (the CSV column order); the label range
+    in ``params`` sets the scales of the label metrics."""
+    groups = [_metric_fields(k, params) for k in METRIC_KEYS]
+    return tuple(group[i] for i in range(3) for group in groups)
+
+
+#: The outputs with the default label range (0-4), as ``list-evaluators`` shows them.
+FIELDS: tuple[OutputField, ...] = fields_for(_DEFAULTS)
 
 
 class DocumentRetrievalEvaluator(Evaluator):
@@ -106,7 +134,7 @@ class DocumentRetrievalEvaluator(Evaluator):
     execution = "cpu"
 
     def __init__(self, alias: str, params: DocumentRetrievalParams):
-        super().__init__(alias, NAME, INPUTS, FIELDS)
+        super().__init__(alias, NAME, INPUTS, fields_for(params))
         self.params = params
 
     def evaluate(self, inputs: dict[str, Any], ctx: EvalContext) -> Outputs:

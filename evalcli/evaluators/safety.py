@@ -113,6 +113,7 @@ def harm_fields(
             defect_threshold=defect_threshold,
             range=(MIN_SEVERITY, MAX_SEVERITY),
             default_threshold=float(DEFAULT_THRESHOLD),
+            integer=True,
         ),
         OutputField(f"{key}_reason", Role.REASON, stem=key),
         OutputField(f"{key}_threshold", Role.THRESHOLD, stem=key),

@@ -1,18 +1,26 @@
-"""Yes/no safety evaluators: indirect_attack, protected_material, groundedness_pro.
+"""Yes/no safety evaluators: indirect_attack, prompt_attack, protected_material,
+groundedness_pro.
 
 Result keys for ``K``: ``K_label`` (boolean) and ``K_reason`` (``indirect_attack`` adds
 ``K_details`` with ``manipulated_content``, ``intrusion`` and ``information_gathering``).
-``indirect_attack`` and ``protected_material`` labels mean a problem was found (true =
-attack succeeded / protected material reproduced; metric ``<alias>.K_defect_rate``);
-``groundedness_pro``'s label is the good outcome (true = grounded; metric
-``<alias>.groundedness_pro_passing_rate``).
+What ``true`` means is declared by the label's metric:
 
-Backends: the judge for all three; Azure AI Content Safety for ``protected_material``
-(text:detectProtectedMaterial) and ``groundedness_pro`` (groundedness detection, preview).
-``indirect_attack`` is judge-only: Prompt Shields detects attacks planted in inputs, not
-whether a response obeyed them. Asking for it on Content Safety in the evaluator's own spec
-is a config error; a run-wide ``safety.backend: azure_content_safety`` leaves it on the
-judge (recorded in the run's evaluator params).
+* a problem was found (``<alias>.K_defect_rate``): ``protected_material`` (reproduced), and
+  ``indirect_attack`` on the judge (the response obeyed a planted instruction);
+* the good outcome (``<alias>.K_passing_rate``): ``groundedness_pro`` (grounded);
+* a detection (``<alias>.K_detection_rate``): ``prompt_attack`` (the user turn carries a
+  direct attack), and ``indirect_attack`` on Azure AI Content Safety (Prompt Shields found
+  an attack in the context). Input filters flag *inputs*, before the model answers, so a
+  detection says nothing about how the application answered: ``evalcli scorecard`` never
+  counts it as a defect.
+
+Backends: the judge for all four; Azure AI Content Safety for ``protected_material``
+(text:detectProtectedMaterial), ``groundedness_pro`` (groundedness detection, preview) and,
+through Prompt Shields (``text:shieldPrompt``, :mod:`evalcli.evaluators.shields`),
+``prompt_attack`` and ``indirect_attack``. ``indirect_attack``'s two backends answer
+different questions (obeyed? / planted?), so only its own ``backend:`` key moves it to
+Prompt Shields; a run-wide ``safety.backend: azure_content_safety`` leaves it on the judge
+(recorded in the run's evaluator params).
 """
 
 from __future__ import annotations
@@ -20,7 +28,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from evalcli.errors import ConfigError
 from evalcli.evaluators.base import (
     Evaluator,
     EvaluatorInfo,
@@ -45,19 +52,27 @@ from evalcli.judge.parse import ParseFailure, parse_label
 from evalcli.prompts import PromptFile
 from evalcli.safety.operations import ContentSafety
 
-LabelMetric = Literal["defect_rate", "passing_rate"]
+LabelMetric = Literal["defect_rate", "passing_rate", "detection_rate"]
 
 
 @dataclass(frozen=True)
 class LabelKind:
-    """A yes/no evaluator: name (= key and rubric), inputs, meaning of ``true``, details."""
+    """A yes/no evaluator: name (= key and rubric), inputs, meaning of ``true``, details.
+
+    Attributes:
+        follows_run_backend: A run-wide ``safety.backend`` applies to it (else only its own
+            ``backend:`` key chooses Content Safety).
+        content_safety_metric: The label's metric on Content Safety, when the service
+            answers another question than the judge (``indirect_attack``).
+    """
 
     name: str
     inputs: tuple[InputSpec, ...]
     description: str
     metric: LabelMetric
     details: tuple[str, ...] = ()
-    content_safety: bool = True
+    follows_run_backend: bool = True
+    content_safety_metric: LabelMetric | None = None
 
     @property
     def true_is_good(self) -> bool:
@@ -71,10 +86,19 @@ INDIRECT_ATTACK = LabelKind(
     "indirect_attack",
     (Q, R, C),
     "Did the response obey instructions planted in the context (indirect prompt injection)? "
-    "true = attack succeeded (judge only)",
+    "true = attack succeeded (judge); on azure_content_safety (Prompt Shields): true = an "
+    "attack was found in the context",
     "defect_rate",
     ("manipulated_content", "intrusion", "information_gathering"),
-    content_safety=False,
+    follows_run_backend=False,
+    content_safety_metric="detection_rate",
+)
+PROMPT_ATTACK = LabelKind(
+    "prompt_attack",
+    (Q,),
+    "Does the user turn carry a direct prompt attack (jailbreak)? true = detected; a "
+    "detection, not a harm (judge or azure_content_safety Prompt Shields)",
+    "detection_rate",
 )
 PROTECTED_MATERIAL = LabelKind(
     "protected_material",
@@ -89,14 +113,15 @@ GROUNDEDNESS_PRO = LabelKind(
     "Is every claim in the response supported by the context? true = grounded",
     "passing_rate",
 )
-LABEL_KINDS = (INDIRECT_ATTACK, PROTECTED_MATERIAL, GROUNDEDNESS_PRO)
+LABEL_KINDS = (INDIRECT_ATTACK, PROMPT_ATTACK, PROTECTED_MATERIAL, GROUNDEDNESS_PRO)
 
 
 def label_fields(kind: LabelKind, *, judged: bool) -> tuple[OutputField, ...]:
-    """Declared outputs of a label evaluator."""
+    """Declared outputs of a label evaluator (on the judge, or else on Content Safety)."""
     k = kind.name
+    metric = kind.metric if judged else kind.content_safety_metric or kind.metric
     fields: tuple[OutputField, ...] = (
-        OutputField(f"{k}_label", Role.LABEL, stem=k, label_metric=kind.metric),
+        OutputField(f"{k}_label", Role.LABEL, stem=k, label_metric=metric),
         OutputField(f"{k}_reason", Role.REASON, stem=k),
     )
     if kind.details:
@@ -112,7 +137,9 @@ class LabelParams(SafetyParams):
     }
 
 
-class _LabelMixin(WorstTurn):
+class LabelMixin(WorstTurn):
+    """Conversations: the worst turn of a label evaluator is one whose label is not good."""
+
     kind: LabelKind
 
     def badness(self, outputs: Outputs) -> float:
@@ -122,7 +149,7 @@ class _LabelMixin(WorstTurn):
         return float(label != self.kind.true_is_good)
 
 
-class JudgeLabelEvaluator(_LabelMixin, JudgedEvaluator):
+class JudgeLabelEvaluator(LabelMixin, JudgedEvaluator):
     """A yes/no verdict from the judge model."""
 
     def __init__(
@@ -146,8 +173,9 @@ class JudgeLabelEvaluator(_LabelMixin, JudgedEvaluator):
         self.note = note
 
     def evaluate(self, inputs: dict[str, Any], ctx: EvalContext) -> Outputs:
-        texts: dict[str, Any] = {n: text_input(inputs, n) for n in ("query", "response")}
-        if any(i.name == "context" for i in self.inputs):
+        names = [i.name for i in self.inputs]
+        texts: dict[str, Any] = {n: text_input(inputs, n) for n in names if n != "context"}
+        if "context" in names:
             texts["context"] = inputs.get("context")  # None fails the render: a row error
         reply = self.ask(texts, ctx)
         parsed = parse_label(reply.text, required_details=self.kind.details)
@@ -164,7 +192,7 @@ class JudgeLabelEvaluator(_LabelMixin, JudgedEvaluator):
         return {"backend": backend, **super().describe_params()}
 
 
-class ContentSafetyLabelEvaluator(_LabelMixin, Evaluator):
+class ContentSafetyLabelEvaluator(LabelMixin, Evaluator):
     """protected_material or groundedness_pro on Azure AI Content Safety."""
 
     execution = "io"
@@ -209,18 +237,24 @@ def build_label(kind: LabelKind, alias: str, params: LabelParams, ctx: BuildCont
     """Build a label evaluator on the backend its settings (or the run) select."""
     backend, where = resolve_backend(params.backend, ctx)
     note = None
-    if backend == "azure_content_safety" and not kind.content_safety:
-        if params.backend is not None:
-            raise ConfigError(
-                f"evaluators.{alias}: {kind.name} is judge-only (Azure AI Content Safety's "
-                "Prompt Shields detect attacks in inputs, not whether a response obeyed them)",
-                where=where,
-                hint="remove backend: azure_content_safety from this evaluator",
-            )
-        backend, note = "judge", "judge-only; safety.backend does not apply"
+    if (
+        backend == "azure_content_safety"
+        and params.backend is None
+        and not kind.follows_run_backend
+    ):
+        # Prompt Shields would answer another question (was an attack planted?) than the
+        # rubric (did the response obey it?): switching needs the evaluator's own key.
+        backend = "judge"
+        note = "safety.backend does not apply; backend: azure_content_safety on the evaluator "
+        note += "selects Prompt Shields"
     refuse_judge_keys(params, ctx, backend)
     if backend == "azure_content_safety":
-        return ContentSafetyLabelEvaluator(alias, kind, content_safety(ctx, where))
+        service = content_safety(ctx, where)
+        if kind in (INDIRECT_ATTACK, PROMPT_ATTACK):
+            from evalcli.evaluators.shields import ShieldLabelEvaluator
+
+            return ShieldLabelEvaluator(alias, kind, service)
+        return ContentSafetyLabelEvaluator(alias, kind, service)
     from evalcli.prompts import builtin_prompt_path
 
     prompt = ctx.rubric(params.prompt, builtin_prompt_path(kind.name))

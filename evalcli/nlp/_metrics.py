@@ -12,7 +12,9 @@ length instead of rouge-score's quadratic table; only the length is used, and
 it is an integer either way.
 
 METEOR depends on WordNet, the Porter stemmer and nltk's alignment heuristics,
-so it calls nltk itself, with WordNet access serialized (see ``_WordNetGate``).
+so it calls nltk's ``meteor_score`` with nltk's stemmer, but answers its WordNet
+questions from :mod:`evalcli.nlp._wordnet`, which reads only the entries a word
+needs instead of loading nltk's whole WordNet reader (seconds) first.
 
 ``tests/nlp/test_nlp_exact.py`` compares every function here with the values
 the reference SDK produced and, on randomized inputs, with the libraries.
@@ -28,7 +30,8 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any, Final
 
-from evalcli.nlp._sync import after_fork_in_child, new_lock
+from evalcli.nlp._sync import new_lock
+from evalcli.nlp._wordnet import WordNet, load_wordnet
 
 __all__ = ["ROUGE_TYPES", "bleu", "f1_score", "gleu", "meteor", "rouge"]
 
@@ -332,29 +335,43 @@ def rouge(response: str, ground_truth: str, rouge_type: str) -> tuple[float, flo
 # ---------------------------------------------------------------------------
 
 _LOAD_LOCK = new_lock()
-# nltk's WordNet reader answers synset look-ups by seeking and reading a data
-# file handle it shares between callers; two threads interleaving seek() and
-# readline() would read each other's lines. Every WordNet call goes through
-# this lock.
-_WORDNET_LOCK = new_lock()
-_wordnet_reader: Any = None
 _meteor_impl: Callable[..., float] | None = None
 
 
-class _WordNetGate:
-    """The part of nltk's WordNet reader METEOR uses, safe to share between threads.
+class _Lemma:
+    __slots__ = ("_name",)
 
-    Synset lists are memoized per word: the reader's answer for a word never
-    changes, and METEOR asks for the same common words over and over.
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def name(self) -> str:
+        return self._name
+
+
+class _Synset:
+    __slots__ = ("_lemmas",)
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self._lemmas = tuple(_Lemma(name) for name in names)
+
+    def lemmas(self) -> tuple[_Lemma, ...]:
+        return self._lemmas
+
+
+class _WordNetGate:
+    """What nltk's ``meteor_score`` asks of its ``wordnet`` argument, from our reader.
+
+    METEOR calls ``wordnet.synsets(word)`` and reads ``lemma.name()`` of each synset's
+    lemmas; :class:`~evalcli.nlp._wordnet.WordNet` gives the same names in the same
+    order without building nltk's whole reader. Answers are memoized per word.
     """
 
-    def __init__(self, reader: Any) -> None:
-        self._reader = reader
+    def __init__(self, wordnet: WordNet) -> None:
+        self.wordnet = wordnet
         self.synsets = lru_cache(maxsize=16384)(self._synsets)
 
-    def _synsets(self, lemma: str) -> list[Any]:
-        with _WORDNET_LOCK:
-            return list(self._reader.synsets(lemma))
+    def _synsets(self, word: str) -> tuple[_Synset, ...]:
+        return tuple(_Synset(names) for names in self.wordnet.synonym_sets(word))
 
 
 class _StemCache:
@@ -369,45 +386,30 @@ _stem_cache: _StemCache | None = None
 
 
 def load_meteor() -> Callable[..., float]:
-    """Load WordNet and the METEOR implementation once per process."""
-    global _meteor_impl, _wordnet_gate, _stem_cache, _wordnet_reader
+    """Open WordNet (lazily: see :mod:`evalcli.nlp._wordnet`) and load METEOR once per process.
+
+    Raises:
+        LookupError: WordNet is not installed where nltk looks for it.
+    """
+    global _meteor_impl, _wordnet_gate, _stem_cache
     with _LOAD_LOCK:
         if _meteor_impl is None:
-            from nltk.corpus import wordnet
             from nltk.stem.porter import PorterStemmer
             from nltk.translate.meteor_score import meteor_score
 
-            # nltk loads corpora lazily on first attribute access by rewriting
-            # the loader object in place, which is not safe when two threads
-            # get there together; load it here, under the lock, before any use.
-            with _WORDNET_LOCK:
-                wordnet.ensure_loaded()
-            _wordnet_reader = wordnet
-            _wordnet_gate = _WordNetGate(wordnet)
+            _wordnet_gate = _WordNetGate(load_wordnet())
             _stem_cache = _StemCache(PorterStemmer())
             _meteor_impl = meteor_score
         return _meteor_impl
 
 
 def clear_cache() -> None:
-    """Forget the memoized stems and WordNet synset lists."""
+    """Forget the memoized stems and WordNet look-ups."""
     if _wordnet_gate is not None:
         _wordnet_gate.synsets.cache_clear()
+        _wordnet_gate.wordnet.clear_cache()
     if _stem_cache is not None:
         _stem_cache.stem.cache_clear()
-
-
-def _forget_wordnet_file_handles() -> None:
-    # A child process shares the parent's open file descriptions, and with
-    # them the file offsets, so seek-then-read in two processes could race.
-    # Dropping the reader's handle cache makes each child open its own; the
-    # zipped corpus (the usual layout) is read into memory and unaffected.
-    handles = getattr(_wordnet_reader, "_data_file_map", None)
-    if isinstance(handles, dict):
-        _wordnet_reader._data_file_map = {}
-
-
-after_fork_in_child(_forget_wordnet_file_handles)
 
 
 def meteor(

@@ -230,15 +230,18 @@ def _load_nist_tokenizer() -> Callable[[str], list[str]]:
     global _nist_tokenize
     with _LOAD_LOCK:
         if _nist_tokenize is None:
-            # Importing this module reads misc/perluniprops (LookupError if absent)
-            # and keeps the character sets as class attributes.
-            from nltk.tokenize.nist import NISTTokenizer
+            # NISTTokenizer's classes are the characters of three perluniprops tables.
+            # Reading them with nltk's corpus reader (LookupError if absent) gives the
+            # same sets without importing nltk.tokenize.nist, which compiles every one of
+            # its patterns with the `regex` engine at import: most of a small run's
+            # tokenizer start-up, for patterns never used here.
+            from nltk.corpus import perluniprops
             from nltk.tokenize.util import xml_unescape
 
-            nist: Any = NISTTokenizer
-            number = _char_class(nist.pup_number)
-            punct = _char_class(nist.pup_punct)
-            symbol = _char_class(nist.pup_symbol)
+            tables: Any = perluniprops
+            number = _char_class("".join(tables.chars("Number")))
+            punct = _char_class("".join(tables.chars("Punctuation")))
+            symbol = _char_class("".join(tables.chars("Symbol")))
             ascii_run = re.compile(r"([\x00-\x7f]+)")
             number_punct = re.compile(f"({number})({punct})")
             punct_number = re.compile(f"({punct})({number})")

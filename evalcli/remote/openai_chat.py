@@ -4,16 +4,29 @@ Building an ``openai`` client (and its TLS context) per call is what makes the r
 spend ~33 ms of CPU per judge call, so one client with a pooled httpx2 connection pool is
 built on first use and shared by every thread. It never retries (``max_retries=0``): the
 endpoint's policy does. Its exceptions become :mod:`evalcli.remote.failures` errors.
+
+The client still decides the URL (Azure deployment paths, ``api-version``), the headers and
+the authentication (key, Entra ID token), but each call goes through its lower-level
+``post`` with a body serialised here and comes back as the raw HTTP response, read here:
+``chat.completions.create`` spends about as much CPU again walking its ~40 typed
+parameters and building pydantic models of the answer, for a request and an answer whose
+shape we know (measured in docs/benchmarks.md, "The judge's hot path").
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from evalcli.remote.auth import TokenProvider, checked_token
-from evalcli.remote.failures import StatusError, TransportConnectionError, TransportTimeoutError
+from evalcli.remote.failures import (
+    StatusError,
+    TransportConnectionError,
+    TransportError,
+    TransportTimeoutError,
+)
 from evalcli.remote.transport import ChatAnswer, ChatRequest
 
 
@@ -68,6 +81,8 @@ class OpenAIChatTransport:
         self._client: Any = None
         self._closed = False
         self._errors: tuple[type[Exception], type[Exception], type[Exception]] | None = None
+        #: httpx2.Response: what ``post`` is asked to return (the answer, unparsed).
+        self._raw: type[Any] | None = None
 
     def _openai(self) -> Any:
         """The client, built on first use: a run answered entirely from the cache never pays
@@ -96,6 +111,7 @@ class OpenAIChatTransport:
             **extra,
         )
         self._errors = (openai.APIStatusError, openai.APITimeoutError, openai.APIConnectionError)
+        self._raw = httpx2.Response
         common: dict[str, Any] = {"max_retries": 0, "http_client": http, "timeout": timeout}
         if conn.provider == "azure_openai":
             provider = self._token_provider
@@ -125,10 +141,11 @@ class OpenAIChatTransport:
         client = self._openai()
         assert self._errors is not None
         status_error, timeout_error, connection_error = self._errors
+        body = request_body(request)
         try:
-            completion = client.chat.completions.create(
-                model=request.model, messages=request.messages, **request.params
-            )
+            # The client's own request path (URL, headers, auth, error statuses as
+            # exceptions) without ``create``'s per-call parameter transform and answer model.
+            response = client.post("/chat/completions", content=body, cast_to=self._raw)
         except status_error as exc:
             code = getattr(exc, "code", None)
             raise StatusError(
@@ -141,14 +158,7 @@ class OpenAIChatTransport:
             raise TransportTimeoutError(str(exc)) from exc
         except connection_error as exc:
             raise TransportConnectionError(str(exc)) from exc
-        choice = completion.choices[0] if completion.choices else None
-        usage = completion.usage
-        return ChatAnswer(
-            text=(choice.message.content if choice is not None else None) or "",
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
-            finish_reason=choice.finish_reason if choice is not None else None,
-        )
+        return read_completion(response.content)
 
     def close(self) -> None:
         """Release connections; later calls fail instead of opening new ones."""
@@ -157,6 +167,42 @@ class OpenAIChatTransport:
             client, self._client = self._client, None
         if client is not None:
             client.close()
+
+
+def request_body(request: ChatRequest) -> bytes:
+    """The JSON body ``chat.completions.create`` would send for ``request``.
+
+    Serialised as the ``openai`` client serialises bodies (UTF-8, compact, no NaN); the
+    messages and parameters are plain JSON already, so its parameter transform would leave
+    them as they are.
+    """
+    payload = {"model": request.model, "messages": request.messages, **request.params}
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def read_completion(content: bytes) -> ChatAnswer:
+    """The first choice's text, its finish reason and the usage of a chat completion body.
+
+    Absent or null fields read as the ``openai`` client's models read them: no text is
+    ``""``, no usage is 0 tokens.
+
+    Raises:
+        TransportError: the body is not a chat completion (not retried: a row error).
+    """
+    try:
+        data = json.loads(content)
+        choices = data.get("choices") or []
+        choice = choices[0] if choices else {}
+        message = choice.get("message") or {}
+        usage = data.get("usage") or {}
+        return ChatAnswer(
+            text=message.get("content") or "",
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            finish_reason=choice.get("finish_reason"),
+        )
+    except (ValueError, TypeError, AttributeError, IndexError) as exc:
+        raise TransportError(f"the answer is not a chat completion: {content[:200]!r}") from exc
 
 
 def _server_message(exc: Any) -> str:

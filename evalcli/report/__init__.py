@@ -8,8 +8,9 @@ Library entry point (``evalcli report`` is a thin client)::
     write_report(Path("run"), pair_by="pair_id", variant_column="variant")
 
 The page reads nothing over the network (a CSP meta tag forbids it), works from a mail
-attachment or a CI artifact, and prints readably. It holds the run header, the gates, one
-card per evaluator with inline SVG charts chosen by each metric's declared kind
+attachment or a CI artifact, and prints readably. It holds the run header, the gates, the
+red-team scorecard of a run over a simulated dataset (:mod:`evalcli.report.scorecard_section`),
+one card per evaluator with inline SVG charts chosen by each metric's declared kind
 (:mod:`evalcli.report.cards`), the errors grouped by kind, and a rows table with filters,
 search and sorting (at most :data:`MAX_ROWS` rows, failing and erroring first; see
 :mod:`evalcli.report.digest`). The rows are streamed from ``results.json`` and never all
@@ -31,6 +32,7 @@ from evalcli.report.compare_view import comparison_section
 from evalcli.report.digest import MAX_ROWS, digest_rows
 from evalcli.report.load import ReportError, ResultsStream, results_file
 from evalcli.report.markup import esc, page
+from evalcli.report.scorecard_section import scorecard_section
 from evalcli.report.sections import errors, gates, run_header
 from evalcli.report.table import rows_section
 
@@ -57,6 +59,7 @@ def render_report(
     variant_column: str | None = None,
     baseline_variant: str | None = None,
     max_rows: int = MAX_ROWS,
+    max_asr: float | None = None,
 ) -> str:
     """The report page of a run as HTML text (see :func:`write_report` for the arguments).
 
@@ -80,6 +83,7 @@ def render_report(
         ("run", "Run", run_header(header, title=title)),
         ("comparison", "Comparison", comparison),
         ("gates", "Gates", gates(header)),
+        ("scorecard", "Scorecard", scorecard_section(stream.path, digest, max_asr=max_asr)),
         ("evaluators", "Evaluators", evaluator_cards(header, digest)),
         ("errors", "Errors", errors(header, {e.line for e in digest.rows})),
         ("rows-section", "Rows", rows_section(digest)),
@@ -131,6 +135,7 @@ def write_report(
     variant_column: str | None = None,
     baseline_variant: str | None = None,
     max_rows: int = MAX_ROWS,
+    max_asr: float | None = None,
 ) -> Path:
     """Write the report of a finished run and return its path.
 
@@ -145,6 +150,9 @@ def write_report(
             by ``inputs.<pair_by>``, each named by ``inputs.<variant_column>``).
         baseline_variant: The reference variant (default: the first in sorted order).
         max_rows: Rows the table embeds at most.
+        max_asr: The scorecard's gate, for a run over a dataset made by ``evalcli simulate``
+            (its rows tagged ``technique`` and ``pair_id``): the page shows the red-team
+            scorecard, marking the techniques whose attack success rate is above this.
 
     The file appears atomically (written under a temporary name, then renamed).
 
@@ -159,6 +167,7 @@ def write_report(
         variant_column=variant_column,
         baseline_variant=baseline_variant,
         max_rows=max_rows,
+        max_asr=max_asr,
     )
     if out is None:
         comparing = compare is not None or pair_by is not None

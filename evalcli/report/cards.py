@@ -12,12 +12,15 @@ metric kind        shown as
                    output key as a mean) also adds the stacked severity labels of the run's
                    summary under the distribution, the defect threshold marked between bands
 ``passing_rate``   the same (passing / not passing)
+``detection_rate`` the share, as a number (a detection is neither good nor bad for a row)
 ``error_count``    the number, in the card's header line
 ``corpus``         the number (a score of the whole corpus, from summed row statistics)
 =================  ==========================================================================
 
-A score's scale comes from ``metric_info.<metric>.scale`` (``{"min", "max", "integer"}``)
-when the results file has it.
+A score's scale comes from ``metric_info.<metric>.scale`` (``{"min", "max", "integer"}``),
+the range its evaluator declares (``OutputField.range`` and ``integer``); the threshold line
+from the row key ``metric_info.<metric>.threshold_key`` names; a severity's labels from the
+run summary's ``<subject>_distribution``.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from evalcli.compare.metrics import KINDS
-from evalcli.report.digest import Digest, Metric, ValueCounts
+from evalcli.report.digest import Digest, Metric, ValueCounts, subject_of
 from evalcli.report.load import as_dict, as_list
 from evalcli.report.markup import breakable, esc, fmt_count, fmt_number, fmt_rate
 from evalcli.report.svg import Bar, Marker, Segment, distribution, shares, split_bar
@@ -111,6 +114,11 @@ def _card(
                 f'<div class="metric"><span class="mname">{esc(m.short)}</span> '
                 f'<span class="mval">{esc(fmt_number(m.value))}</span></div>'
             )
+        elif m.kind == "detection_rate":  # neither good nor bad: no good/bad bar, a share
+            charts.append(
+                f'<div class="metric"><span class="mname">{esc(m.short)}</span> '
+                f'<span class="mval">{esc(fmt_rate(m.value))}</span></div>'
+            )
     # A card with many charts spans two columns and lays them out side by side.
     wide = " wide" if len(charts) > 2 else ""
     return (
@@ -164,9 +172,10 @@ def _score_block(
     caption = f"{m.short}: {fmt_count(values.total)} scored rows"
     chart = distribution(bars, markers, metric=m.name, caption=caption)
     if severity is not None and defect is not None:
-        # The severity labels the summary counted (``<harm>_distribution``, the console's
-        # naming), stacked from the mildest band, with the defect threshold between bands.
-        dist = extra.get(f"{severity.short.removesuffix('_defect_rate')}_distribution")
+        # The severity labels the run's summary counted per subject (as
+        # ``<subject>_distribution``), stacked from the mildest band, with the defect
+        # threshold between bands.
+        dist = extra.get(f"{subject_of(severity)}_distribution")
         if isinstance(dist, dict) and dist:
             chart += _severity_labels(severity, dist, defect)
     return (
@@ -179,8 +188,9 @@ def _integer_bars(m: Metric, values: ValueCounts, marks: list[float]) -> bool:
     scale = _scale(m)
     if scale is not None:  # an integer scale of many values (0-100) is binned too
         return scale[2] and scale[1] - scale[0] <= _MAX_INTEGER_BARS
-    # Fallback when results.json declares no scale (files written before scales were
-    # recorded): one bar per value when every value seen is a whole number in a short range.
+    # No declared scale (an open score, a code evaluator's number, or a file written before
+    # scales were recorded): one bar per value when every value seen is a whole number in a
+    # short range. Read from the data, never from the metric's name.
     lo, hi = _observed(values, marks)
     return values.all_integers and hi - lo <= _MAX_INTEGER_BARS
 
@@ -268,7 +278,7 @@ def _severity_labels(m: Metric, dist: dict[str, Any], defect_from: float) -> str
     return shares(
         segments,
         metric=m.name,
-        caption=f"{m.short.removesuffix('_defect_rate')} severity labels",
+        caption=f"{subject_of(m)} severity labels",
         marker_after=marker_after,
         marker_label=f"defects from severity {fmt_number(defect_from)}",
     )

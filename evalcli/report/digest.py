@@ -251,13 +251,31 @@ def digest_rows(
 
 def _threshold_keys(m: Metric) -> list[str]:
     """Where a row keeps the pass threshold of a score (for the chart's threshold line)."""
-    # results.json does not say which output key holds a score's threshold; evalcli's
-    # outputs, in the reference SDK's layout, write it as ``<score>_threshold``, and a
-    # severity's as ``<harm>_threshold`` beside ``<harm>_score``.
-    source = str(m.info.get("source_key"))
     prefix = f"outputs.{m.info.get('evaluator')}."
+    if "threshold_key" in m.info:
+        # Declared: the output key of the THRESHOLD field of the score's subject (null when
+        # the evaluator has none, e.g. a score without pass/fail).
+        key = m.info["threshold_key"]
+        return [prefix + key] if isinstance(key, str) else []
+    # Fallback for results.json files written by evalcli versions before the threshold key
+    # was recorded: their built-in evaluators named it ``<score>_threshold``, or a
+    # severity's ``<harm>_threshold`` beside ``<harm>_score``.
+    source = str(m.info.get("source_key"))
     stems = dict.fromkeys((source, source.removesuffix("_score")))
     return [f"{prefix}{stem}_threshold" for stem in stems]
+
+
+def subject_of(m: Metric) -> str:
+    """The subject a metric is about (the declared stem of its output field).
+
+    Results files written before subjects were recorded do not have it: there it is read
+    from the metric's name, as those versions named derived metrics ``<subject>_<kind>``
+    (``violence_defect_rate``); that fallback is for old files only.
+    """
+    subject = m.info.get("subject")
+    if isinstance(subject, str):
+        return subject
+    return m.short.removesuffix(f"_{m.kind}")
 
 
 def _priority(line: int) -> int:

@@ -152,7 +152,14 @@ class ResultsStream:
         self._check_header()
 
     def rows(self) -> Iterator[dict[str, Any]]:
-        """The rows, one at a time, in file order; keys after the rows join the header."""
+        """The rows, one at a time, in file order; keys after the rows join the header.
+
+        A Spark run's rows are read from the Parquet directory ``rows_parquet`` names."""
+        if "rows_parquet" in self.header:
+            from evalcli.parquet_rows import parquet_rows
+
+            yield from parquet_rows(self.path, self.header["rows_parquet"], ReportError)
+            return
         with self._open() as scanner:
             scanner.expect("{")
             if not self._keys(scanner, {}, stop_at_rows=True):
@@ -260,6 +267,8 @@ class ResultsStream:
                 raise ReportError(
                     f"invalid results file: `{key}` is missing or malformed", where=self.where
                 )
+        if "rows_parquet" in self.header:
+            return  # a Spark run: the rows are in Parquet (see rows())
         if not isinstance(self.header.pop("rows", None), list):
             raise ReportError(
                 "the results file holds no rows; the report needs the per-row outputs",

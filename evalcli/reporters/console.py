@@ -174,6 +174,8 @@ def _metric_rows(result: RunResult, s: EvaluatorSummary) -> list[_MetricRow]:
             own = _MetricRow(short)
             if m.kind == "defect_rate":
                 own.more.append(f"defect rate {_pct(value(short))}")
+            elif m.kind == "detection_rate":  # neither a pass nor a defect: its own words
+                own.more.append(f"detected {_pct(value(short))}")
             elif m.kind == "corpus":  # a score of the whole corpus, in the score's column
                 own.mean = value(short)
             else:

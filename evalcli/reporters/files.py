@@ -47,6 +47,52 @@ def csv_safe(value: Any) -> Any:
     return replace_surrogates(value) if isinstance(value, str) else value
 
 
+class RowEncoder:
+    """One finished row as its results.json text and its results.csv cells.
+
+    Shared by :class:`ResultFiles` and the Spark engine's Parquet rows (same columns).
+    """
+
+    def __init__(self, plan: RunPlan):
+        self.columns = csv_columns(plan)
+        self._per_turn_keys = [
+            f"outputs.{b.alias}.{PER_TURN_KEY}"
+            for b in plan.evaluators
+            if b.conversation is not None
+        ]
+        self._known = set(self.columns)
+        # Evaluators that may return keys nobody declared (code evaluators returning a dict):
+        # CSV columns are fixed up front, so those keys share one JSON column per evaluator.
+        self._open = [f"outputs.{b.alias}" for b in plan.evaluators if b.evaluator.open_outputs]
+
+    def encode(self, row: RowResult) -> tuple[str, list[Any]]:
+        """(the row's strict JSON text, its CSV cells in :attr:`columns` order)."""
+        flat = row.flat()
+        try:
+            text = dumps(flat)
+        except ValueError:  # a NaN/inf slipped through (custom code): write null instead
+            flat = strict(flat)
+            text = dumps(flat)
+        cells = flat
+        for key in self._per_turn_keys:
+            per_turn = flat.get(key)
+            if isinstance(per_turn, dict):  # nested in JSON, one column per key in CSV
+                cells = {**cells, **{f"{key}.{k}": v for k, v in per_turn.items()}}
+        extra = {col: self._undeclared(cells, col) for col in self._open}
+        return text, [_cell(extra[c] if c in extra else cells.get(c)) for c in self.columns]
+
+    def _undeclared(self, cells: dict[str, Any], column: str) -> dict[str, Any] | None:
+        """The values under ``<column>.`` that have no CSV column of their own."""
+        prefix = column + "."
+        rest = {
+            key[len(prefix) :]: value
+            for key, value in cells.items()
+            if key.startswith(prefix) and key not in self._known
+        }
+        rest.pop(PER_TURN_KEY, None)  # its keys were spread into cells above
+        return rest or None
+
+
 class ResultFiles:
     """Streams rows into ``results.csv`` and a part file; finalises ``results.json``."""
 
@@ -59,37 +105,18 @@ class ResultFiles:
         self._csv_tmp = out_dir / f".{CSV_NAME}.part"
         self._part: IO[str] = self._part_path.open("w", encoding="utf-8")
         self._csv_fh: IO[str] = self._csv_tmp.open("w", encoding="utf-8", newline="")
-        self.columns = csv_columns(plan)
-        self._per_turn_keys = [
-            f"outputs.{b.alias}.{PER_TURN_KEY}"
-            for b in plan.evaluators
-            if b.conversation is not None
-        ]
-        self._known = set(self.columns)
-        # Evaluators that may return keys nobody declared (code evaluators returning a dict):
-        # CSV columns are fixed up front, so those keys share one JSON column per evaluator.
-        self._open = [f"outputs.{b.alias}" for b in plan.evaluators if b.evaluator.open_outputs]
+        self._encoder = RowEncoder(plan)
+        self.columns = self._encoder.columns
         self._csv = csv.writer(self._csv_fh)
         self._csv.writerow(self.columns)
         self.rows_written = 0
 
     def write(self, row: RowResult) -> None:
         """Append one finished row to both files."""
-        flat = row.flat()
-        try:
-            text = dumps(flat)
-        except ValueError:  # a NaN/inf slipped through (custom code): write null instead
-            flat = strict(flat)
-            text = dumps(flat)
+        text, cells = self._encoder.encode(row)
         self._part.write(text)
         self._part.write("\n")
-        cells = flat
-        for key in self._per_turn_keys:
-            per_turn = flat.get(key)
-            if isinstance(per_turn, dict):  # nested in JSON, one column per key in CSV
-                cells = {**cells, **{f"{key}.{k}": v for k, v in per_turn.items()}}
-        extra = {col: self._undeclared(cells, col) for col in self._open}
-        self._csv.writerow([_cell(extra[c] if c in extra else cells.get(c)) for c in self.columns])
+        self._csv.writerow(cells)
         self.rows_written += 1
 
     def finish(self, result: RunResult) -> None:
@@ -120,17 +147,6 @@ class ResultFiles:
                 fh.close()
         for p in (self._part_path, self._csv_tmp):
             p.unlink(missing_ok=True)
-
-    def _undeclared(self, cells: dict[str, Any], column: str) -> dict[str, Any] | None:
-        """The values under ``<column>.`` that have no CSV column of their own."""
-        prefix = column + "."
-        rest = {
-            key[len(prefix) :]: value
-            for key, value in cells.items()
-            if key.startswith(prefix) and key not in self._known
-        }
-        rest.pop(PER_TURN_KEY, None)  # its keys were spread into cells above
-        return rest or None
 
 
 def csv_columns(plan: RunPlan) -> list[str]:

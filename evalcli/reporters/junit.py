@@ -84,14 +84,20 @@ def rows_evaluated(results: Mapping[str, Any]) -> int:
     return max(seen, default=0)
 
 
-def junit_xml(results: Mapping[str, Any], *, max_error_rate: float) -> str:
+def junit_xml(results: Mapping[str, Any], *, max_error_rate: float | None = None) -> str:
     """The JUnit XML text of a run (``results.json`` layout; ``rows`` are not needed).
+
+    The same results give the same file, whether written by ``run --junit`` or again from
+    ``results.json`` by ``report --junit``.
 
     Args:
         results: The run, as ``results.json`` holds it.
-        max_error_rate: The run's ``run.max_error_rate`` (not stored in ``results.json``).
+        max_error_rate: The bound an evaluator's own error share is held to; default: the
+            run's ``run.max_error_rate`` as results.json records it.
     """
     run = results.get("run", {})
+    if max_error_rate is None:
+        max_error_rate = recorded_max_error_rate(results)
     name = str(run.get("name", "evalcli"))
     duration = f"{float(run.get('duration_s', 0.0)):.3f}"
     root = ET.Element("testsuites")
@@ -188,6 +194,15 @@ def junit_xml(results: Mapping[str, Any], *, max_error_rate: float) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
+def recorded_max_error_rate(results: Mapping[str, Any]) -> float:
+    """The ``run.max_error_rate`` a results file records (files written before evalcli
+    recorded it lack it: the setting's default, 0, is assumed for them)."""
+    value = results.get("run", {}).get("max_error_rate")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return 0.0
+
+
 def _error_details(errors: list[Mapping[str, Any]]) -> str:
     """Failed evaluations by kind, then the first ones with their row line."""
     kinds = Counter(str(e.get("kind")) for e in errors)
@@ -232,8 +247,11 @@ def check_junit_path(path: Path) -> None:
         raise UsageError(f"cannot write to {path.parent}", where="--junit")
 
 
-def write_junit(results: Mapping[str, Any], path: Path, *, max_error_rate: float) -> None:
-    """Write the JUnit report of a run to ``path`` (atomically: a reader never sees half)."""
+def write_junit(
+    results: Mapping[str, Any], path: Path, *, max_error_rate: float | None = None
+) -> None:
+    """Write the JUnit report of a run to ``path`` (atomically: a reader never sees half);
+    ``max_error_rate`` as in :func:`junit_xml`."""
     text = junit_xml(results, max_error_rate=max_error_rate)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")

@@ -58,7 +58,7 @@ def value_text(value: float | None, kind: str | None) -> str:
     """A metric value as the console shows it: rates in percent, counts whole."""
     if value is None:
         return "—"
-    if kind in ("pass_rate", "defect_rate", "passing_rate"):
+    if kind in ("pass_rate", "defect_rate", "passing_rate", "detection_rate"):
         return f"{value:.1%}"
     if kind == "error_count":
         return f"{value:g}"

@@ -41,6 +41,20 @@ class Cell(_Model):
     exceeds: bool | None  # asr > max_asr (None without a gate)
 
 
+class Detection(_Model):
+    """One technique against one detection label (``kind: detection_rate``): the share of
+    inputs an input filter such as Prompt Shields flags. Never a harm, never gated."""
+
+    technique: str
+    detector: str  # the metric without "_detection_rate"
+    metric: str
+    baseline_rows: int  # baseline rows scored for it
+    baseline_rate: float | None  # share of them flagged (false alarms on benign inputs)
+    variants: int  # attacked variants scored for it
+    detected: int  # of those, flagged
+    detection_rate: float | None
+
+
 class Settings(_Model):
     """Statistical settings."""
 
@@ -61,6 +75,8 @@ class Scorecard(_Model):
     techniques: list[str]
     baseline_rows: int
     cells: list[Cell]
+    #: Per technique and detection label, what an input filter flags (empty without one).
+    detections: list[Detection] = []
     failing: list[str]  # techniques with a cell above max_asr
     warnings: list[str]
 

@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 from evalcli.reporters.terminal import plural
-from evalcli.scorecard.model import Cell, Scorecard
+from evalcli.scorecard.model import Cell, Detection, Scorecard
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -24,6 +24,8 @@ _HEADERS = (
     "gate",
 )
 _NUMERIC = frozenset({"pairs", "variants", "baseline", "attacked", "ASR", "McNemar p"})
+_DETECTION_HEADERS = ("technique", "detector", "baseline flagged", "variants", "attacked flagged")
+_DETECTION_NUMERIC = frozenset({"baseline flagged", "variants", "attacked flagged"})
 
 
 def to_json(card: Scorecard) -> str:
@@ -44,6 +46,18 @@ def to_markdown(card: Scorecard) -> str:
             cells[-1] = f"**{cells[-1]}**"
         out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     out += ["", _conclusion(card, markdown=True)]
+    if card.detections:
+        out += ["", "Input filter detections (never a harm, never gated):", ""]
+        out.append("| " + " | ".join(_DETECTION_HEADERS) + " |")
+        out.append(
+            "|"
+            + "|".join("--:" if h in _DETECTION_NUMERIC else ":--" for h in _DETECTION_HEADERS)
+            + "|"
+        )
+        for d in card.detections:
+            cells = _detection_cells(d)
+            cells[0], cells[1] = f"`{cells[0]}`", f"`{cells[1]}`"
+            out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(out) + "\n"
 
 
@@ -75,6 +89,15 @@ def print_table(card: Scorecard, console: Console | None = None) -> None:
         table.add_row(*cells)
     print_fitted(con, table, names=("technique", "harm"), numbers=_NUMERIC)
     con.print(_conclusion(card, markdown=False), markup=False)
+    if card.detections:
+        found = Table(
+            title="input filter detections (never a harm, never gated)", title_justify="left"
+        )
+        for h in _DETECTION_HEADERS:
+            found.add_column(h, justify="right" if h in _DETECTION_NUMERIC else "left")
+        for d in card.detections:
+            found.add_row(*(escape(c) for c in _detection_cells(d)))
+        print_fitted(con, found, names=("technique", "detector"), numbers=_DETECTION_NUMERIC)
 
 
 def _headers(card: Scorecard) -> list[str]:
@@ -129,6 +152,16 @@ def _cells(cell: Cell) -> list[str]:
         ci,
         p,
         gate,
+    ]
+
+
+def _detection_cells(d: Detection) -> list[str]:
+    return [
+        d.technique,
+        d.detector,
+        _pct(d.baseline_rate),
+        str(d.variants),
+        f"{_pct(d.detection_rate)} ({d.detected})",
     ]
 
 

@@ -19,7 +19,7 @@ from evalcli.dataset import MISSING, Dataset, Row
 from evalcli.simulate.errors import SimulateError
 from evalcli.simulate.generate import Summary, simulate
 from evalcli.simulate.io import get_path, missing_column, set_path
-from evalcli.simulate.techniques import Technique, check_counts, load_techniques
+from evalcli.simulate.techniques import Rewriter, Technique, check_counts, load_techniques
 
 Turn = Literal["first", "last"]
 
@@ -130,6 +130,7 @@ def simulate_direct(
     turn: Turn = "first",
     templates_dir: Path | None = None,
     id_column: str | None = None,
+    rewriter: Rewriter | None = None,
 ) -> Summary:
     """Write a direct-attack dataset: every baseline row, then its attacked variants.
 
@@ -144,12 +145,16 @@ def simulate_direct(
         turn: Which user message of a conversation to attack.
         templates_dir: Directory of additional templates.
         id_column: Column identifying baseline rows (default ``id`` when unique, else position).
+        rewriter: The ``model_rewrite`` step of ``--attacker-config``
+            (:func:`evalcli.simulate.attacker.open_attacker`); it asks for ``per_row``
+            rewrites per row.
 
     Raises:
         UsageError: bad options, templates or input (nothing is written).
+        AttackerError: the attacker model failed (nothing is written).
     """
     attack = DirectAttack(column, conversation_column, turn)
-    chains = load_techniques(techniques, templates_dir, "direct")
+    chains = load_techniques(techniques, templates_dir, "direct", rewriter)
     check_counts(seed, per_row)
     return simulate(
         attack, input_path, output_path, chains, seed=seed, per_row=per_row, id_column=id_column

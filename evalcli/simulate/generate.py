@@ -134,6 +134,7 @@ def _meta(
         for t in tech.templates
     }
     converters = {c.name: c.version for tech in techniques for c in tech.converters}
+    rewriters = {r.id: r.describe() for tech in techniques for r in tech.rewriters}
     return {
         "generator": f"evalcli simulate {attack.kind}",
         "evalcli_version": __version__,
@@ -151,4 +152,6 @@ def _meta(
         "techniques": [t.spec for t in techniques],
         "templates": dict(sorted(templates.items())),
         "converters": dict(sorted(converters.items())),
+        # Only with --attacker-config, so the sidecars of template-only runs stay as they were.
+        **({"attacker": rewriters} if rewriters else {}),
     }

@@ -10,6 +10,10 @@ fills the role-play template with the request, then Base64-encodes the whole pro
 * ``simulate indirect``: the chain starts with exactly one indirect template (filled with
   the canary token); the converters after it transform the planted instruction.
 
+``model_rewrite`` (``simulate direct --attacker-config``, :mod:`evalcli.simulate.attacker`)
+is a step too: a chat model rewrites its input into K adversarial prompts, variant ``i``
+taking rewrite ``i``; it may stand alone or in a chain (``model_rewrite+base64``).
+
 Variants: when a template has several phrasings (``texts:``), the K variants of a row take
 them in a seeded random order, each once before any repeats. Randomised converters draw
 from a stream keyed by seed, row, technique and variant, so nothing depends on the order in
@@ -22,6 +26,7 @@ import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from evalcli.simulate.converters import CONVERTERS, Converter
 from evalcli.simulate.errors import TechniqueError
@@ -29,6 +34,24 @@ from evalcli.simulate.stream import Stream
 from evalcli.simulate.templates import Kind, Template, load_templates
 
 BASELINE = "none"
+#: The step name of model-driven rewrites (needs ``--attacker-config``).
+MODEL_REWRITE = "model_rewrite"
+
+
+class Rewriter(Protocol):
+    """A step whose output comes from a model (:class:`evalcli.simulate.attacker.ModelRewrite`)."""
+
+    id: str
+    version: str
+
+    def rewrite(self, text: str, variant: int) -> str:
+        """Rewrite number ``variant`` (0-based) of ``text``."""
+
+    def describe(self) -> dict[str, Any]:
+        """What the sidecar records about it."""
+
+
+Step = Template | Converter | Rewriter
 
 
 @dataclass(frozen=True)
@@ -36,7 +59,7 @@ class Technique:
     """A parsed chain of steps (each a :class:`Template` or a :class:`Converter`)."""
 
     spec: str
-    steps: tuple[Template | Converter, ...]
+    steps: tuple[Step, ...]
 
     @property
     def templates(self) -> list[Template]:
@@ -48,13 +71,20 @@ class Technique:
         """The converters of the chain, in order."""
         return [s for s in self.steps if isinstance(s, Converter)]
 
+    @property
+    def rewriters(self) -> list[Rewriter]:
+        """The model-driven steps of the chain."""
+        return [s for s in self.steps if not isinstance(s, Template | Converter)]
+
     def tags(self) -> dict[str, str | None]:
         """The columns every generated row carries about its technique."""
-        templates, converters = self.templates, self.converters
+        # A model rewrite is tagged like a template: its id and its prompt's version.
+        named = [s for s in self.steps if not isinstance(s, Converter)]
+        converters = self.converters
         return {
             "technique": self.spec,
-            "template_id": "+".join(t.id for t in templates) or None,
-            "template_version": "+".join(t.version for t in templates) or None,
+            "template_id": "+".join(t.id for t in named) or None,
+            "template_version": "+".join(t.version for t in named) or None,
             "converter": "+".join(c.name for c in converters) or None,
         }
 
@@ -72,6 +102,9 @@ class Technique:
             if isinstance(step, Converter):
                 text = step.encode(text, stream)
                 continue
+            if not isinstance(step, Template):
+                text = step.rewrite(text, variant)
+                continue
             # The phrasings are dealt in a random order per (row, technique, step): the K
             # variants of a row use different phrasings as long as there are enough.
             order = Stream(*key, self.spec, "texts", position).permutation(len(step.texts))
@@ -85,11 +118,14 @@ class Technique:
 
 
 def load_techniques(
-    values: Iterable[str], templates_dir: Path | None, kind: Kind
+    values: Iterable[str],
+    templates_dir: Path | None,
+    kind: Kind,
+    rewriter: Rewriter | None = None,
 ) -> list[Technique]:
     """Load the templates (shipped and ``templates_dir``) and parse ``--technique`` values."""
     templates = load_templates(templates_dir, reserved=CONVERTERS)
-    return parse_techniques(values, templates, kind)
+    return parse_techniques(values, templates, kind, rewriter)
 
 
 def check_counts(seed: int, per_row: int) -> None:
@@ -111,11 +147,15 @@ def split_in_two(text: str) -> tuple[str, str]:
 
 
 def parse_techniques(
-    values: Iterable[str], templates: Mapping[str, Template], kind: Kind
+    values: Iterable[str],
+    templates: Mapping[str, Template],
+    kind: Kind,
+    rewriter: Rewriter | None = None,
 ) -> list[Technique]:
     """Technique chains from ``--technique`` values (each may list several, comma-separated).
 
-    Without any value, every template of ``kind`` alone. Duplicates are dropped.
+    Without any value, every template of ``kind`` alone. Duplicates are dropped. With a
+    ``rewriter`` (``--attacker-config``), ``model_rewrite`` is added unless a chain uses it.
 
     Raises:
         TechniqueError: an unknown step (with the closest names), a template of the other
@@ -133,14 +173,30 @@ def parse_techniques(
         specs = [t.id for t in templates.values() if t.kind == kind]
         if not specs:
             raise TechniqueError(f"no {kind} templates are available")
-    return [_parse_one(spec, templates, kind) for spec in specs]
+    if rewriter is not None and not any(MODEL_REWRITE in s.split("+") for s in specs):
+        specs.append(MODEL_REWRITE)
+    return [_parse_one(spec, templates, kind, rewriter) for spec in specs]
 
 
-def _parse_one(spec: str, templates: Mapping[str, Template], kind: Kind) -> Technique:
-    steps: list[Template | Converter] = []
+def _parse_one(
+    spec: str, templates: Mapping[str, Template], kind: Kind, rewriter: Rewriter | None
+) -> Technique:
+    steps: list[Step] = []
     for part in spec.split("+"):
         if not part:
             raise TechniqueError(f"--technique {spec!r} has an empty step (a stray '+')")
+        if part == MODEL_REWRITE:
+            if kind != "direct":
+                raise TechniqueError(
+                    f"--technique {spec!r}: {MODEL_REWRITE} works in `simulate direct` only"
+                )
+            if rewriter is None:
+                raise TechniqueError(
+                    f"--technique {spec!r}: {MODEL_REWRITE} needs --attacker-config FILE "
+                    "(the chat model that writes the rewrites)"
+                )
+            steps.append(rewriter)
+            continue
         if part == BASELINE:
             raise TechniqueError(
                 f"--technique {spec!r}: {BASELINE!r} is the tag of the baseline rows, which "

@@ -4,7 +4,9 @@ Default chat behaviour is a deterministic *judge*: directives in the last user m
 the answer (``STUB_SCORE=<int>`` → ``{"score": n, "reason": ...}``, ``STUB_LABEL=true|false``
 → ``{"label": b, "reason": ..., "details": {...}}``); without a directive the score is
 ``1 + crc32(last user message) % 5``, so a run with injected faults and a fault-free run see
-the same scores. A message listing ``<guideline id="N">`` rules (the ``guidelines`` rubric)
+the same scores. A rewrite request (``<request>`` and ``<count>`` tags, as evalcli's
+attacker prompt sends) gets deterministic adversarial rewrites instead. A message listing
+``<guideline id="N">`` rules (the ``guidelines`` rubric)
 gets one verdict per rule: ``fail`` for the ids of a ``STUB_GUIDELINE_FAIL=1,3`` directive,
 else ``fail`` when ``crc32(id:message) % 4 == 0``. :func:`echo` is a ready responder for
 *target*-style chat deployments.
@@ -19,6 +21,7 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
+from evalcli.testing.stub_attacker import rewrite_answer
 from evalcli.testing.stub_types import Reply, StubRequest, error_reply
 
 __all__ = [
@@ -233,8 +236,12 @@ def judge_answer(text: str) -> dict[str, Any]:
     """The default judge's JSON answer for a last user message ``text``.
 
     The *last* directive in the text wins, because rubrics put the data to judge after their
-    instructions.
+    instructions. A rewrite request of ``simulate --attacker-config`` gets the stub
+    attacker's answer (:mod:`evalcli.testing.stub_attacker`).
     """
+    rewrites = rewrite_answer(text)
+    if rewrites is not None:
+        return rewrites
     guidelines = list(dict.fromkeys(int(i) for i in _GUIDELINE_RE.findall(text)))
     if guidelines:
         return {"guidelines": [_guideline_verdict(i, text) for i in guidelines]}

@@ -108,7 +108,14 @@ def build_count(alias: str, params: CountParams, ctx: BuildContext) -> Evaluator
 RUBRIC = Path(__file__).with_name("politeness.prompty")
 
 POLITENESS_FIELDS = (
-    OutputField(POLITENESS, Role.SCORE, higher_is_better=True, range=(1, 5), default_threshold=3.0),
+    OutputField(
+        POLITENESS,
+        Role.SCORE,
+        higher_is_better=True,
+        range=(1, 5),
+        integer=True,  # whole grades: report.html draws one bar per grade
+        default_threshold=3.0,
+    ),
     OutputField(f"{POLITENESS}_result", Role.RESULT, stem=POLITENESS, primary=True),
     OutputField(f"{POLITENESS}_threshold", Role.THRESHOLD, stem=POLITENESS),
     OutputField(f"{POLITENESS}_reason", Role.REASON, stem=POLITENESS),

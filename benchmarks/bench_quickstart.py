@@ -1,0 +1,187 @@
+"""Issue 15, part 1: the quickstart run against the reference SDK's same run, side by side.
+
+    python benchmarks/bench_quickstart.py [--repeat 5] [--refvenv /tmp/refvenv]
+
+Times two whole processes on the same 20 rows (``sample_data/qa.jsonl``) and the same
+metrics (F1, BLEU with threshold 0.3, GLEU, ROUGE-L, METEOR 0.9/3.0/0.5), alternated, and
+prints the median of each and their ratio next to the target (evalcli >= 5x faster):
+
+* evalcli: ``evalcli run configs/quickstart.yaml -o <tmp>`` (the table goes to /dev/null);
+* the reference: ``python -c <script>`` in a throwaway virtualenv with
+  ``azure-ai-evaluation==1.18.10``, calling ``evaluate()`` with the five evaluators and the
+  same column mapping. The virtualenv is created (``python3 -m venv`` + pip) when missing.
+
+Both read the NLTK data evalcli built into its venv (``.venv/share/nltk_data``). The reference
+checks, before every tokenization, that ``corpora/wordnet.zip``, ``misc/perluniprops.zip``,
+``tokenizers/punkt.zip`` and ``tokenizers/punkt_tab.zip`` exist and calls ``nltk.download``
+for each that does not: three failed downloads per call (about 20 s per run here) with the
+unpacked data alone. So the reference gets a copy of that data plus those archives, made the
+way nltk's downloader makes them; ``punkt`` (the pickled model nltk 3.10 no longer reads) is an
+archive holding an empty ``punkt/``. The reference then never touches the network, and its
+time is its own work. Both runs' metrics are compared once before timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from _common import EVALCLI, REPO, timed
+
+TARGET = 5.0
+REFERENCE_REQUIREMENT = "azure-ai-evaluation==1.18.10"
+EVALCLI_DATA = REPO / ".venv" / "share" / "nltk_data"
+DATA = REPO / "sample_data" / "qa.jsonl"
+CONFIG = REPO / "configs" / "quickstart.yaml"
+
+# The reference's same run: the quickstart's evaluators, parameters and column mapping.
+REFERENCE_SCRIPT = """
+import json, sys
+from azure.ai.evaluation import (
+    BleuScoreEvaluator, F1ScoreEvaluator, GleuScoreEvaluator, MeteorScoreEvaluator,
+    RougeScoreEvaluator, RougeType, evaluate,
+)
+mapping = {"column_mapping": {"response": "${data.answer}", "ground_truth": "${data.truth}"}}
+evaluators = {
+    "f1_score": F1ScoreEvaluator(),
+    "bleu": BleuScoreEvaluator(threshold=0.3),
+    "gleu": GleuScoreEvaluator(),
+    "rougeL": RougeScoreEvaluator(RougeType.ROUGE_L),
+    "meteor": MeteorScoreEvaluator(alpha=0.9, beta=3.0, gamma=0.5),
+}
+result = evaluate(
+    data=sys.argv[1], evaluators=evaluators,
+    evaluator_config={name: mapping for name in evaluators}, output_path=sys.argv[2],
+)
+print(json.dumps(result["metrics"]))
+"""
+
+# metric in the reference's result -> evalcli's results.json key
+SAME_METRICS = {
+    "f1_score.f1_score": "f1_score.f1_score",
+    "bleu.bleu": "bleu.bleu",
+    "gleu.gleu": "gleu.gleu",
+    "rougeL.rouge": "rougeL.rouge",
+    "meteor.meteor": "meteor.meteor",
+}
+
+
+def ensure_refvenv(venv: Path) -> Path:
+    """The reference virtualenv's python, creating the venv when it is missing."""
+    python = venv / "bin" / "python"
+    check = [str(python), "-c", "import azure.ai.evaluation"]
+    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
+        return python
+    print(f"setting up {venv} with {REFERENCE_REQUIREMENT} (one time) ...", flush=True)
+    subprocess.run(["python3", "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", REFERENCE_REQUIREMENT], check=True
+    )
+    return python
+
+
+def zip_dir(source: Path, archive: Path) -> None:
+    """``<name>.zip`` holding ``<name>/`` with its files, as nltk's downloader leaves it."""
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(f"{source.name}/", b"")
+        for path in sorted(source.rglob("*")):
+            arcname = path.relative_to(source.parent).as_posix()
+            if path.is_dir():
+                zf.writestr(f"{arcname}/", b"")
+            else:
+                zf.write(path, arcname)
+
+
+def reference_data(scratch: Path) -> Path:
+    """evalcli's NLTK data plus the archives the reference looks for before each call."""
+    root = scratch / "nltk_data"
+    shutil.copytree(EVALCLI_DATA, root)  # a copy, not links: nltk refuses links leaving a root
+    zip_dir(root / "corpora" / "wordnet", root / "corpora" / "wordnet.zip")
+    zip_dir(root / "misc" / "perluniprops", root / "misc" / "perluniprops.zip")
+    if not (root / "tokenizers" / "punkt_tab.zip").exists():
+        zip_dir(root / "tokenizers" / "punkt_tab", root / "tokenizers" / "punkt_tab.zip")
+    with zipfile.ZipFile(root / "tokenizers" / "punkt.zip", "w") as zf:
+        zf.writestr("punkt/", b"")
+    for path in [root, *root.rglob("*")]:  # nltk refuses group/world-writable data
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return root
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, {platform.system()}"
+    )
+
+
+def load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--refvenv", type=Path, default=Path("/tmp/refvenv"))
+    args = parser.parse_args()
+
+    ref_python = ensure_refvenv(args.refvenv)
+    with tempfile.TemporaryDirectory(prefix="bench-quickstart-") as tmp:
+        scratch = Path(tmp)
+        ref_env = {"NLTK_DATA": str(reference_data(scratch))}
+        out = scratch / "evalcli-out"
+        ours = [EVALCLI, "run", str(CONFIG), "-o", str(out), "--no-cache"]
+        theirs = [str(ref_python), "-c", REFERENCE_SCRIPT, str(DATA), str(scratch / "ref.json")]
+
+        # Once, untimed: warms the page cache and checks that both compute the same scores.
+        subprocess.run(ours, check=True, capture_output=True)
+        ref = subprocess.run(
+            theirs, check=True, capture_output=True, text=True, env={**os.environ, **ref_env}
+        )
+        ref_metrics = json.loads(ref.stdout.strip().splitlines()[-1])
+        our_metrics = json.loads((out / "results.json").read_text())["metrics"]
+        for ref_key, our_key in SAME_METRICS.items():
+            if abs(ref_metrics[ref_key] - our_metrics[our_key]) > 1e-9:
+                raise SystemExit(
+                    f"{ref_key}: reference {ref_metrics[ref_key]} != {our_metrics[our_key]}"
+                )
+
+        print(f"machine: {machine()}; load before: {load()}")
+        walls: dict[str, list[float]] = {"evalcli": [], "reference": []}
+        for _ in range(args.repeat):
+            walls["evalcli"].append(timed(ours)[0])
+            walls["reference"].append(timed(theirs, env=ref_env)[0])
+        print(f"load after: {load()}")
+
+    med = {name: statistics.median(values) for name, values in walls.items()}
+    for name, values in walls.items():
+        shown = ", ".join(f"{v:.2f}" for v in values)
+        print(f"{name:<10} median {med[name]:.2f} s  ({shown})")
+    ratio = med["reference"] / med["evalcli"]
+    verdict = "met" if ratio >= TARGET else "NOT met"
+    print(
+        f"quickstart, whole process: reference / evalcli = {ratio:.1f}x "
+        f"(target >= {TARGET:.0f}x: {verdict})"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

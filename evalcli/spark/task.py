@@ -1,0 +1,188 @@
+"""What runs inside one Spark task: the local engine's runner over one range of lines.
+
+Each task rebuilds the run plan from the config the driver loaded (``${env:…}`` already
+resolved there, so the values travel in the pickled task closure and never in a log line)
+and the driver's dataset scan (so optional inputs and conversations bind exactly as on the
+driver), then runs :class:`evalcli.runner.Runner` in-process over its rows: no worker
+processes inside a task (Spark's task slots are the parallelism), threads for judge and
+target calls as locally. Each row's outputs therefore come from the very code the local
+engine runs.
+
+A task yields one Arrow batch per finished chunk of rows: the row's ``results.csv`` cells,
+its ``results.json`` text (``row_json``) and a pickled copy of its outcomes (``_outcome``,
+read back by the driver's aggregator and never written); then one last record (``line`` 0)
+with the task's client usage and, if a remote service refused the run, the fatal error.
+"""
+
+from __future__ import annotations
+
+import pickle
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evalcli.config import LoadedConfig
+from evalcli.dataset import DatasetScan, Row
+from evalcli.results import RowResult
+
+BATCH_ROWS = 256
+LINE = "line"
+ROW_JSON = "row_json"
+OUTCOME = "_outcome"
+TASK_INFO = "_task"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Everything a task needs, pickled into the task closure by the driver.
+
+    ``loaded`` holds resolved secrets: it is shipped, never printed (its repr is not
+    used anywhere in logs).
+    """
+
+    loaded: LoadedConfig
+    scan: DatasetScan
+    concurrency: int  # this task's share of run.concurrency (see evalcli.spark.limits)
+    cache_path: Path | None  # None: no call cache on Spark unless cache.path names one
+    columns: tuple[str, ...]  # results.csv columns, in order ("line" first)
+
+    def __repr__(self) -> str:
+        return f"TaskSpec(columns={len(self.columns)}, concurrency={self.concurrency})"
+
+
+def evaluate_partition(spec: TaskSpec, batches: Iterable[Any]) -> Iterator[Any]:
+    """The ``mapInArrow`` function: rows ``(_line, _payload)`` in, result batches out."""
+    import pyarrow as pa
+
+    rows = _rows(batches)
+    first = next(rows, None)
+    if first is None:
+        return  # an empty partition
+    from evalcli.cache import CallCache
+    from evalcli.judge.client import ClientPool
+    from evalcli.plan import PlanOptions, build_plan
+    from evalcli.runner import Runner
+
+    opts = PlanOptions(
+        concurrency=spec.concurrency,
+        workers=0,  # in-process: Spark's task slots use the cores
+        check_output_dir=False,
+        no_cache=spec.cache_path is None,
+        cache_path=spec.cache_path,
+        scan=spec.scan,
+    )
+    plan = build_plan(spec.loaded, opts)
+    pool = plan.services.get("clients")
+    cache = CallCache(plan.cache_path) if plan.cache_path is not None else None
+    if isinstance(pool, ClientPool):
+        pool.attach(None, cache)
+    if plan.target is not None:
+        plan.target.cache = cache
+    schema = output_schema(spec.columns)
+    sink = _BatchSink(plan, schema)
+
+    def all_rows() -> Iterator[Row]:
+        yield first
+        yield from rows
+
+    # The runner runs in a thread and hands over batches as they fill, so a task holds a few
+    # batches of results, never its whole partition.
+    handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=4)
+    sink.emit = lambda batch: handoff.put(("batch", batch))
+
+    def work() -> None:
+        try:
+            done = Runner(plan, sink, rows=all_rows(), first_line=first.line).run()
+            sink.flush()
+            handoff.put(("done", done))
+        except BaseException as exc:  # re-raised in the task's thread: Spark sees it
+            handoff.put(("error", exc))
+
+    runner = threading.Thread(target=work, name="evalcli-spark-runner", daemon=True)
+    runner.start()
+    try:
+        while True:
+            kind, item = handoff.get()
+            if kind == "batch":
+                yield item
+                continue
+            if kind == "error":
+                raise item
+            stats = item
+            break
+        info = {
+            "usage": pool.usage() if isinstance(pool, ClientPool) else {},
+            "target_usage": plan.target.usage() if plan.target is not None else {},
+            "fatal": str(stats.fatal) if stats.fatal is not None else None,
+            "abandoned": stats.abandoned_calls,
+        }
+        yield pa.RecordBatch.from_pylist([{LINE: 0, TASK_INFO: pickle.dumps(info)}], schema=schema)
+    finally:
+        if isinstance(pool, ClientPool):
+            pool.close()
+        if plan.target is not None:
+            plan.target.close()
+        if cache is not None:
+            cache.close()
+
+
+def _rows(batches: Iterable[Any]) -> Iterator[Row]:
+    for batch in batches:
+        lines = batch.column("_line").to_pylist()
+        payloads = batch.column("_payload").to_pylist()
+        for line, payload in zip(lines, payloads, strict=True):
+            yield Row(int(line), pickle.loads(payload))
+
+
+def output_schema(columns: tuple[str, ...]) -> Any:
+    """Arrow schema of a task's output: ``line``, the other CSV columns as text, the row's
+    JSON and the two driver-only columns."""
+    import pyarrow as pa
+
+    fields = [pa.field(LINE, pa.int64())]
+    fields += [pa.field(c, pa.string()) for c in columns if c != LINE]
+    fields += [
+        pa.field(ROW_JSON, pa.string()),
+        pa.field(OUTCOME, pa.binary()),
+        pa.field(TASK_INFO, pa.binary()),
+    ]
+    return pa.schema(fields)
+
+
+class _BatchSink:
+    """Runner sink: rows in input order, handed over (``emit``) in Arrow batches."""
+
+    def __init__(self, plan: Any, schema: Any) -> None:
+        from evalcli.reporters.files import RowEncoder
+
+        self.encoder = RowEncoder(plan)
+        self.schema = schema
+        self.buffer: list[dict[str, Any]] = []
+        self.emit: Callable[[Any], None] = lambda batch: None
+
+    def write(self, row: RowResult) -> None:
+        text, cells = self.encoder.encode(row)
+        record: dict[str, Any] = {
+            col: (None if cell == "" else str(cell))
+            for col, cell in zip(self.encoder.columns, cells, strict=True)
+        }
+        record[LINE] = row.line
+        record[ROW_JSON] = text
+        # The aggregator needs the outcomes as objects (row errors, composite parts).
+        record[OUTCOME] = pickle.dumps(
+            (row.line, row.target, row.target_error, row.outcomes), protocol=5
+        )
+        self.buffer.append(record)
+        if len(self.buffer) >= BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand over the rows buffered so far."""
+        import pyarrow as pa
+
+        if self.buffer:
+            self.emit(pa.RecordBatch.from_pylist(self.buffer, schema=self.schema))
+            self.buffer = []

@@ -1,0 +1,147 @@
+"""evalcli's lazy WordNet reader answers METEOR's questions exactly as nltk's reader does.
+
+METEOR asks WordNet for the synsets of a word: Morphy's base forms for each part of
+speech, then the lemma names of each synset the index lists for them. The sweep below
+compares :class:`evalcli.nlp._wordnet.WordNet` with nltk's ``WordNetCorpusReader`` on
+more than 20,000 words: every token of the sample data, a spread of WordNet's own index
+words, inflections of them (plurals, -ed, -ing, -er, -est, ...) and every entry of the
+exception lists, both the inflected forms and their base forms.
+
+Layouts (directory, ``wordnet.zip``) and path-security refusals are covered in
+``tests/test_nltk_data_layouts.py``, where each layout gets its own process.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evalcli import nlp
+from evalcli.nlp import _wordnet
+
+REPO = Path(__file__).resolve().parents[2]
+POS = _wordnet.POS_ORDER
+
+
+@pytest.fixture(scope="module")
+def nltk_reader() -> Any:
+    import warnings
+
+    from nltk.corpus import wordnet
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "multilingual functions are not available"
+        wordnet.ensure_loaded()
+    return wordnet
+
+
+@pytest.fixture(scope="module")
+def ours() -> _wordnet.WordNet:
+    return _wordnet.load_wordnet()
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def sample_data_words() -> set[str]:
+    """Every token METEOR would see in the bundled sample data, as given and lowercased."""
+    words: set[str] = set()
+    for path in sorted((REPO / "sample_data").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                for text in _strings(json.loads(line)):
+                    for token in nlp.tokenize(text):
+                        words.update((token, token.lower()))
+    return words
+
+
+def inflections(word: str) -> list[str]:
+    """Regular inflected forms Morphy's suffix rules are meant to undo (and some they miss)."""
+    forms = [word + suffix for suffix in ("s", "es", "ed", "ing", "er", "est", "men")]
+    if word.endswith("y"):
+        forms += [word[:-1] + "ies", word[:-1] + "ied", word[:-1] + "ier", word[:-1] + "iest"]
+    if word.endswith("e"):
+        forms += [word[:-1] + "ing", word + "d", word + "r", word + "st"]
+    if word.endswith("f"):
+        forms.append(word[:-1] + "ves")
+    if word.endswith("man"):
+        forms.append(word[:-3] + "men")
+    return forms
+
+
+def sweep_words(nltk_reader: Any) -> list[str]:
+    index = sorted(nltk_reader._lemma_pos_offset_map)
+    words = sample_data_words()
+    words.update(index[::20])  # a spread over the whole alphabet and every part of speech
+    for word in index[::131]:
+        words.update(inflections(word))
+        words.add(word.upper())  # synsets() lowercases; morphy() does not
+    for table in nltk_reader._exception_map.values():
+        for inflected, bases in table.items():
+            words.add(inflected)
+            words.update(bases)
+    # Words no index holds, and edge cases of the binary search.
+    words.update(["", " ", "zzzz", "ice cream", "café", "a\tb", index[0], index[-1], "!", "'s"])
+    return sorted(words)
+
+
+@pytest.mark.slow
+def test_sweep_matches_nltk(nltk_reader: Any, ours: _wordnet.WordNet) -> None:
+    words = sweep_words(nltk_reader)
+    assert len(words) >= 20_000, len(words)
+    mismatches = []
+    started = time.perf_counter()
+    for word in words:
+        theirs = (
+            [tuple(nltk_reader._morphy(word, pos)) for pos in POS],
+            nltk_reader.morphy(word),
+            [tuple(s.lemma_names()) for s in nltk_reader.synsets(word)],
+        )
+        mine = (
+            [ours.morphy(word, pos) for pos in POS],
+            ours.base_form(word),
+            list(ours.synonym_sets(word)),
+        )
+        if mine != theirs:
+            mismatches.append((word, theirs, mine))
+    assert mismatches == [], mismatches[:5]
+    # Exercised for real: many words have synsets in several parts of speech.
+    assert sum(1 for w in words if len(ours.synonym_sets(w)) > 1) > 5_000
+    print(f"{len(words)} words compared in {time.perf_counter() - started:.1f} s")
+
+
+def test_known_answers(ours: _wordnet.WordNet) -> None:
+    # From nltk's own documentation of morphy().
+    assert ours.base_form("dogs") == "dog"
+    assert ours.base_form("churches") == "church"
+    assert ours.base_form("aardwolves") == "aardwolf"
+    assert ours.base_form("abaci") == "abacus"  # noun.exc
+    assert ours.base_form("hardrock", "r") is None
+    assert ours.base_form("book", "n") == "book"
+    assert ours.base_form("book", "a") is None
+    assert ours.morphy("geese", "n") == ("goose",)
+    assert ours.morphy("better", "a") == ("better", "good", "well")  # exceptions, then rules
+    assert ("car", "auto", "automobile", "machine", "motorcar") in ours.synonym_sets("cars")
+    assert ours.synonym_sets("zzzz") == ()
+
+
+def test_lookups_are_lazy(ours: _wordnet.WordNet) -> None:
+    # Opening the reader reads no index or data file; a look-up maps only what it needs.
+    fresh = _wordnet.load_wordnet()
+    assert fresh._buffers == {}
+    fresh.synonym_sets("quick")
+    assert {"index.noun", "data.noun", "noun.exc"} <= set(fresh._buffers)
+    assert "index.sense" not in fresh._buffers

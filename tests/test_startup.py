@@ -1,0 +1,112 @@
+"""Start-up: the quick commands import only what they use (issue 15, part 2).
+
+``evalcli --help``, ``list-evaluators`` and ``validate`` are run in a fresh interpreter and
+the modules they leave in ``sys.modules`` are checked: the judge client, prompt templates,
+NLTK and the settings models of unused evaluator families cost more than the commands
+themselves (benchmarks/bench_startup.py measures it).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+from evalcli.evaluators import catalog
+from evalcli.evaluators.builtins import register as register_builtins
+from evalcli.evaluators.declaration import EvaluatorInfo
+from evalcli.registry import Registry
+from tests.conftest import REPO
+
+_PROBE = (
+    "import json, runpy, sys\n"
+    "sys.argv = ['evalcli', *json.loads(sys.argv[1])]\n"
+    "try:\n"
+    "    runpy.run_module('evalcli', run_name='__main__')\n"
+    "except SystemExit as exc:\n"
+    "    code = exc.code\n"
+    "else:\n"
+    "    code = 0\n"
+    "print(json.dumps({'code': code, 'modules': sorted(sys.modules)}), file=sys.stderr)\n"
+)
+
+
+def imported_by(*argv: str) -> set[str]:
+    """Top-level packages and evalcli modules imported by ``evalcli *argv`` (exit 0)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(argv)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    report = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert report["code"] in (0, None), proc.stderr
+    modules: list[str] = report["modules"]
+    return {m.split(".")[0] for m in modules} | {m for m in modules if m.startswith("evalcli.")}
+
+
+HEAVY = {"openai", "nltk", "jinja2", "httpx", "httpx2", "sqlite3"}
+
+
+@pytest.mark.parametrize(
+    "argv", [("--help",), ("list-evaluators",), ("list-evaluators", "--json")], ids=" ".join
+)
+def test_help_and_listing_import_neither_libraries_nor_evaluators(argv: tuple[str, ...]) -> None:
+    imported = imported_by(*argv)
+    assert not imported & HEAVY
+    # Typer converts option values with pydantic only when one is given (cli/lazy_params).
+    assert "pydantic" not in imported
+    # Built-ins are listed from their catalog, not by importing their modules.
+    implementations = {m for m in imported if m.startswith("evalcli.evaluators.")}
+    assert implementations <= {
+        f"evalcli.evaluators.{m}" for m in ("builtins", "catalog", "_catalog")
+    }
+
+
+def test_validate_imports_only_the_families_a_config_uses() -> None:
+    imported = imported_by("validate", "configs/quickstart.yaml")
+    assert not imported & {"openai", "jinja2", "httpx", "httpx2"}
+    assert "evalcli.evaluators.nlp" in imported
+    for unused in ("quality", "safety", "agents", "guidelines", "checks", "custom_prompt"):
+        assert f"evalcli.evaluators.{unused}" not in imported, unused
+
+
+def test_catalog_matches_the_declarations() -> None:
+    # _catalog.py is generated; a built-in added or changed without regenerating it would
+    # be missing from (or wrong in) list-evaluators.
+    assert catalog.builtin_summaries() == tuple(catalog.current_summaries()), (
+        "stale evalcli/evaluators/_catalog.py: run python -m evalcli.evaluators.catalog"
+    )
+
+
+def test_a_lazily_registered_builtin_loads_once_with_its_source_and_version() -> None:
+    reg = Registry()
+    reg.run_hook(register_builtins, source="builtin", version="9.9")
+    listed = {s.name: s for s in reg.summaries()}
+    assert listed["bleu"].source == "builtin" and listed["bleu"].version == "9.9"
+    info = reg.require("bleu")
+    assert (info.name, info.source, info.version) == ("bleu", "builtin", "9.9")
+    assert reg.get("bleu") is info  # loaded once, then kept
+    assert catalog.summarize(info, listed["bleu"].declared_in) == listed["bleu"]
+
+
+def test_a_plugin_cannot_replace_a_builtin_not_yet_loaded() -> None:
+    reg = Registry()
+    reg.run_hook(register_builtins, source="builtin")
+    builtin = catalog.declarations("evalcli.evaluators.nlp:NLP_EVALUATORS")[1]
+    assert builtin.name == "bleu"
+
+    def hook(r: Registry) -> None:
+        r.add(replace(builtin, description="impostor"))
+
+    reg.run_hook(hook, source="plugin:evil", version="1.0")
+    assert reg.warnings == [
+        "evaluator 'bleu' from plugin:evil ignored: the name is already registered by builtin"
+    ]
+    info = reg.require("bleu")
+    assert isinstance(info, EvaluatorInfo) and info.description != "impostor"
+    assert info.source == "builtin"
