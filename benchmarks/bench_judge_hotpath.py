@@ -30,7 +30,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from _common import EVALCLI, qa_rows, write_jsonl
 
@@ -57,12 +59,10 @@ def lean(url: str, messages_file: Path, concurrency: int) -> None:
         client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=KEY, max_retries=0)
         slots = asyncio.Semaphore(concurrency)
 
-        async def one(messages: list[dict[str, str]], params: dict[str, object]) -> None:
+        async def one(messages: Any, params: Any) -> None:
             async with slots:
                 completion = await client.chat.completions.create(
-                    model=MODEL,
-                    messages=messages,  # type: ignore[arg-type]
-                    **params,  # type: ignore[arg-type]
+                    model=MODEL, messages=messages, **params
                 )
             json.loads(completion.choices[0].message.content or "")
 
@@ -158,7 +158,7 @@ def scenario(tmp: Path, url: str, name: str, rounds: int, profile: str | None) -
         measure([*prof, "--no-cache"], tmp / "profile.log")
         print(f"profile of one --no-cache run written to {profile}")
         return
-    kinds = {
+    kinds: dict[str, Callable[[int], list[str]]] = {
         "lean client": lambda i: lean_cmd,
         "evalcli, cache off": lambda i: [*run_cmd, "--no-cache"],
         "evalcli, cold cache": lambda i: [*run_cmd, "--cache", str(tmp / f"cold-{name}{i}.db")],

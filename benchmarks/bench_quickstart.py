@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -36,9 +35,9 @@ import zipfile
 from pathlib import Path
 
 from _common import EVALCLI, REPO, timed
+from _reference import DEFAULT_REFVENV, ensure_refvenv, load, machine
 
 TARGET = 5.0
-REFERENCE_REQUIREMENT = "azure-ai-evaluation==1.18.10"
 EVALCLI_DATA = REPO / ".venv" / "share" / "nltk_data"
 DATA = REPO / "sample_data" / "qa.jsonl"
 CONFIG = REPO / "configs" / "quickstart.yaml"
@@ -75,20 +74,6 @@ SAME_METRICS = {
 }
 
 
-def ensure_refvenv(venv: Path) -> Path:
-    """The reference virtualenv's python, creating the venv when it is missing."""
-    python = venv / "bin" / "python"
-    check = [str(python), "-c", "import azure.ai.evaluation"]
-    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
-        return python
-    print(f"setting up {venv} with {REFERENCE_REQUIREMENT} (one time) ...", flush=True)
-    subprocess.run(["python3", "-m", "venv", str(venv)], check=True)
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", REFERENCE_REQUIREMENT], check=True
-    )
-    return python
-
-
 def zip_dir(source: Path, archive: Path) -> None:
     """``<name>.zip`` holding ``<name>/`` with its files, as nltk's downloader leaves it."""
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -116,39 +101,36 @@ def reference_data(scratch: Path) -> Path:
     return root
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, {platform.system()}"
+def optional_heavy_packages(python: Path) -> list[str]:
+    """Packages nltk imports at start-up when present, found in the evalcli environment."""
+    probe = (
+        "import importlib.util as u; "
+        "print(' '.join(m for m in ('scipy', 'sklearn', 'pandas') if u.find_spec(m)))"
     )
-
-
-def load() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
+    proc = subprocess.run([str(python), "-c", probe], capture_output=True, text=True)
+    return proc.stdout.split()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--refvenv", type=Path, default=Path("/tmp/refvenv"))
+    parser.add_argument("--refvenv", type=Path, default=DEFAULT_REFVENV)
+    parser.add_argument(
+        "--evalcli", default=EVALCLI, help="the evalcli executable (default: this venv's)"
+    )
     args = parser.parse_args()
+    heavy = optional_heavy_packages(Path(args.evalcli).parent / "python")
+    if heavy:
+        # nltk imports these when they are installed (nltk.metrics -> scipy.stats,
+        # nltk.classify -> sklearn), which adds a second or more to every `import nltk`.
+        print(f"note: the evalcli environment has {', '.join(heavy)}; `import nltk` loads them")
 
     ref_python = ensure_refvenv(args.refvenv)
     with tempfile.TemporaryDirectory(prefix="bench-quickstart-") as tmp:
         scratch = Path(tmp)
         ref_env = {"NLTK_DATA": str(reference_data(scratch))}
         out = scratch / "evalcli-out"
-        ours = [EVALCLI, "run", str(CONFIG), "-o", str(out), "--no-cache"]
+        ours = [args.evalcli, "run", str(CONFIG), "-o", str(out), "--no-cache"]
         theirs = [str(ref_python), "-c", REFERENCE_SCRIPT, str(DATA), str(scratch / "ref.json")]
 
         # Once, untimed: warms the page cache and checks that both compute the same scores.

@@ -310,6 +310,87 @@ class Aggregator:
             )
         return out
 
+    # -- partial aggregators (the Spark engine: one per task, added up on the driver) -------
+
+    def state(self) -> dict[str, Any]:
+        """Everything this aggregator counted, picklable, for :meth:`merge`.
+
+        A metric's sums travel as they are (means stay exact to the last bits but for the
+        order of float additions); a corpus reducer travels when it can ``merge`` what it
+        observed (sacrebleu's reference counts).
+        """
+        return {
+            "target": (self.target_calls, self.target_errors),
+            "aggs": {
+                alias: {
+                    "scored": a.scored,
+                    "errors": a.errors,
+                    "pairs": a.pairs,
+                    "tokens": dict(a.tokens),
+                    "distributions": {k: dict(v) for k, v in a.distributions.items()},
+                    "threshold_keys": dict(a.threshold_keys),
+                    "specs": [
+                        (
+                            s.name,
+                            s.kind,
+                            s.source,
+                            s.higher_is_better,
+                            s.hits,
+                            s.count,
+                            s.totals,
+                            s.mixed,
+                            s.reducer if hasattr(s.reducer, "merge") else None,
+                        )
+                        for s in a.specs
+                    ],
+                }
+                for alias, a in self._aggs.items()
+            },
+        }
+
+    def merge(self, state: dict[str, Any]) -> None:
+        """Add another aggregator's :meth:`state`. States merged in input order (the rows of
+        the first one come first) give the metrics, in the order, of one aggregator that saw
+        every row: a metric learned at run time is placed where its first row puts it."""
+        calls, errors = state["target"]
+        self.target_calls += calls
+        self.target_errors += errors
+        for alias, part in state["aggs"].items():
+            agg = self._aggs[alias]
+            agg.scored += part["scored"]
+            agg.errors += part["errors"]
+            agg.pairs += part["pairs"]
+            for counter, n in part["tokens"].items():
+                agg.tokens[counter] = agg.tokens.get(counter, 0) + n
+            for subject, dist in part["distributions"].items():
+                agg.distributions.setdefault(subject, Counter()).update(dist)
+            for stem, key in part["threshold_keys"].items():
+                agg.threshold_keys.setdefault(stem, key)
+            known = {s.name: s for s in agg.specs}
+            for name, kind, source, hib, hits, count, totals, mixed, reducer in part["specs"]:
+                spec = known.get(name)
+                if spec is None:  # learned at run time by that part: add it as _learn does
+                    spec = MetricSpec(name, kind, source, hib)
+                    if kind == "corpus" and source is not None:
+                        spec.reducer = agg.evaluator.corpus_reducer(source.key)
+                    agg.specs[-1:-1] = [spec]
+                    if source is not None:
+                        agg.by_key.setdefault(source.key, []).append(spec)
+                    known[name] = spec
+                spec.hits += hits
+                spec.count += count
+                spec.mixed = spec.mixed or mixed
+                if totals is not None:
+                    if spec.totals is None:
+                        spec.totals = list(totals)
+                    elif len(totals) != len(spec.totals):
+                        spec.mixed = True
+                    else:
+                        add_into(spec.totals, totals)
+                merge = getattr(spec.reducer, "merge", None)
+                if reducer is not None and merge is not None:
+                    merge(reducer)
+
 
 def _info(alias: str, agg: _EvalAgg, s: MetricSpec) -> MetricInfo:
     """The ``metric_info`` entry of one metric of the evaluator aliased ``alias``."""

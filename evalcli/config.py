@@ -202,6 +202,9 @@ class EngineConfig(_Model):
     master: str = "local[*]"
     #: Spark partitions of the rows (default: the session's default parallelism).
     partitions: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    #: NLTK data directory every executor can read (a shared path such as /Volumes/... or
+    #: /dbfs/...): searched first by the driver and by each task (as NLTK_DATA).
+    nltk_data: Path | None = None
 
 
 class CacheConfig(_Model):

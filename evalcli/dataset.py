@@ -214,7 +214,6 @@ class Dataset:
                 raise self._err(None, f"array item {i} must be an object, got {_json_kind(obj)}")
             yield Row(i, obj)
 
-
     def _parquet(self) -> Iterator[Row]:
         # pyarrow comes with the spark extra; reading Parquet locally needs nothing else.
         try:

@@ -94,6 +94,8 @@ class PlanOptions:
     #: (the Spark engine scans tables with Spark; its tasks reuse the driver's scan): the
     #: dataset is then not read while building the plan.
     scan: DatasetScan | Callable[[Sequence[DataPath]], DatasetScan] | None = None
+    #: Built for the Spark engine (its driver or a task): Spark-only settings are allowed.
+    spark: bool = False
 
 
 def build_plan(
@@ -123,12 +125,17 @@ def _build_plan(
 ) -> RunPlan:
     opts = options or PlanOptions()
     cfg = loaded.config
-    if cfg.dataset.table is not None and opts.scan is None:
-        raise ConfigError(
-            f"dataset.table {cfg.dataset.table!r} is read by Spark: it needs the Spark engine",
-            where=loaded.where("dataset", "table"),
-            hint="run with --engine spark (or engine: {type: spark}), or give dataset.path",
-        )
+    for loc, name in (
+        (("dataset", "table"), cfg.dataset.table),
+        (("output", "table"), cfg.output.table),
+    ):
+        if name is not None and not opts.spark:
+            raise ConfigError(
+                f"{'.'.join(loc)} {name!r} is a Spark table: it needs the Spark engine",
+                where=loaded.where(*loc),
+                hint="run with --engine spark (or engine: {type: spark})"
+                + (", or give dataset.path" if loc[0] == "dataset" else ""),
+            )
     reg = registry or default_registry()
     from evalcli.judge.client import ClientPool
 
@@ -198,7 +205,7 @@ def _build_plan(
         source = ds_cfg.table or str(loaded.resolve(ds_cfg.path or Path()))
         dataset = Dataset(Path(source), "parquet", limit)
     else:
-        assert ds_cfg.path is not None  # dataset.table without a scan was refused above
+        assert ds_cfg.path is not None  # a table: refused above, or scanned by the Spark engine
         dataset = Dataset(
             loaded.resolve(ds_cfg.path), ds_cfg.format, limit, where=loaded.where("dataset", "path")
         )

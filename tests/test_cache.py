@@ -282,3 +282,51 @@ def test_estimate_calls_nothing(
     assert json.loads(res.stdout)["total"]["already_cached"] == 10
     res = cli.invoke(app, ["run", str(cfg), "--estimate"])
     assert "nothing was called" in res.stdout
+
+
+def test_answers_arriving_together_are_all_committed_and_found_at_once(tmp_path: Path) -> None:
+    """Writes are group-committed (issue 15): whichever thread commits takes the answers
+    stored meanwhile. None may be left behind once the storing threads have returned, and
+    each is found by a lookup as soon as it was stored."""
+    import threading
+
+    from evalcli.cache import CallCache
+
+    cache = CallCache(tmp_path / "c.db")
+    start = threading.Barrier(16)
+    missed: list[str] = []
+
+    def store(t: int) -> None:
+        start.wait()
+        for i in range(40):
+            key = f"{t}-{i}"
+            cache.put(key, "judge", {"text": key})
+            if cache.get(key) != {"text": key}:
+                missed.append(key)
+
+    threads = [threading.Thread(target=store, args=(t,)) for t in range(16)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert missed == []
+    # Another connection (another process, a resumed run) sees every answer: committed.
+    other = CallCache(tmp_path / "c.db")
+    assert other.info()["entries"] == 16 * 40
+    assert other.get("15-39") == {"text": "15-39"}
+    other.close()
+    cache.close()
+
+
+def test_an_answer_arriving_after_close_is_dropped_not_an_error(tmp_path: Path) -> None:
+    """A call still in flight when a run stopped stores its answer after the cache was
+    closed: that must not turn into an error for its row."""
+    from evalcli.cache import CallCache
+
+    cache = CallCache(tmp_path / "c.db")
+    cache.put("a", "judge", {"text": "a"})
+    cache.close()
+    cache.put("b", "judge", {"text": "b"})  # the old cache raised sqlite3.ProgrammingError
+    reopened = CallCache(tmp_path / "c.db")
+    assert reopened.get("a") == {"text": "a"} and reopened.get("b") is None
+    reopened.close()

@@ -378,3 +378,22 @@ def test_cli_build_error_is_one_message(tmp_path: Path, runner: CliRunner) -> No
     assert lines[0].startswith("error: WordNet 3.0 files missing from")
     assert "apt-get install wordnet-base wordnet-sense-index" in lines[1]
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_the_check_does_not_import_nltk() -> None:
+    # `validate` and the check before a run: importing nltk costs 0.3 s to over a second.
+    script = (
+        "import sys\n"
+        "from evalcli import nltk_data\n"
+        "assert nltk_data.missing() == [], nltk_data.missing()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'nltk'))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

@@ -79,16 +79,36 @@ print(json.dumps({"check": check, "loaded": loaded}))
 
 CLI = "sys.argv[0] = 'evalcli'\nfrom evalcli.cli import main\nmain()\n"
 
+# The check without nltk imported (evalcli.nltk_data._search), then with nltk's own find, on
+# the same directories, in one fresh process.
+MIRROR_THEN_NLTK = """
+import json, os, sys, warnings
+from evalcli import nltk_data
+paths = [d for d in os.environ["NLTK_DATA"].split(os.pathsep) if d]
+mirror = [list(map(str, vars(s).values())) for s in nltk_data.status(paths=paths)]
+assert "nltk" not in sys.modules, "the check imported nltk"
+import nltk.data
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    theirs = [list(map(str, vars(s).values())) for s in nltk_data.status(paths=paths)]
+print(json.dumps({"mirror": mirror, "nltk": theirs}))
+"""
 
-def python(script: str, nltk_path: Iterable[Path], *args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``script`` in a fresh interpreter that finds NLTK data only in ``nltk_path``."""
+
+def python(
+    script: str, nltk_path: Iterable[Path], *args: str, only_nltk_data: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` in a fresh interpreter that finds NLTK data only in ``nltk_path``.
+
+    With ``only_nltk_data=False`` nltk is not imported first (nor its path trimmed).
+    """
     env = {
         **os.environ,
         "NLTK_DATA": os.pathsep.join(str(p) for p in nltk_path),
         "PYTHONPATH": str(REPO),
     }
     return subprocess.run(
-        [sys.executable, "-c", ONLY_NLTK_DATA + script, *args],
+        [sys.executable, "-c", (ONLY_NLTK_DATA if only_nltk_data else "") + script, *args],
         capture_output=True,
         text=True,
         env=env,
@@ -340,6 +360,79 @@ def test_check_agrees_with_what_the_metrics_load(lay_out: LayOut, case: str) -> 
     loaded = result["loaded"]
     assert (loaded.pop("nltk's wordnet") is None) == ("wordnet" in accepted), result["loaded"]
     assert {n for n, e in loaded.items() if e is None} == accepted, result["loaded"]
+
+
+def data_root_as_one_archive(lay_out: LayOut) -> Path:
+    """A data root zipped whole, listed in NLTK_DATA as a file (nltk searches inside it)."""
+    root = lay_out("a", dirs=NAMES)
+    archive = root.parent / "all.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(root.rglob("*")):
+            zf.write(path, path.relative_to(root).as_posix())
+    archive.chmod(0o644)
+    return archive
+
+
+# More layouts for the check without nltk: (NLTK_DATA entries) only, compared with nltk's find.
+MORE_LAYOUTS: dict[str, Callable[[LayOut], list[Path]]] = {
+    "group-writable data root": lambda lay_out: [with_group_write(lay_out("a", dirs=NAMES))],
+    "the whole data root as one archive": lambda lay_out: [data_root_as_one_archive(lay_out)],
+    "nothing there": lambda lay_out: [lay_out("empty")],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", [*CASES, *MORE_LAYOUTS])
+def test_check_without_nltk_finds_what_nltk_finds(lay_out: LayOut, case: str) -> None:
+    roots = CASES[case](lay_out)[0] if case in CASES else MORE_LAYOUTS[case](lay_out)
+    proc = python(MIRROR_THEN_NLTK, roots, only_nltk_data=False)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["mirror"] == result["nltk"]  # name, lookup, location, problem, refused
+
+
+def test_default_search_path_is_nltks(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "NLTK_DATA": os.pathsep.join(["~/first", str(tmp_path), ""]),
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(REPO),
+    }
+    script = (
+        "import json\n"
+        "from evalcli.nltk_data import _search\n"
+        "ours = _search.default_paths()\n"
+        "import nltk.data\n"
+        "print(json.dumps([ours, nltk.data.path]))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    ours, theirs = json.loads(proc.stdout)
+    assert ours == theirs
+    assert ours[:3] == [str(tmp_path / "first"), str(tmp_path), str(tmp_path / "nltk_data")]
+
+
+@pytest.mark.slow
+def test_wordnet_file_linked_from_outside_the_corpus_is_refused_like_nltk(
+    lay_out: LayOut, tmp_path: Path
+) -> None:
+    # A data file that is a link leaving the corpus directory: nltk's CorpusReader.open
+    # refuses it, so nltk's reader fails on it and evalcli's reader must too.
+    root = lay_out("a", dirs=NAMES)
+    data_noun = root / "corpora" / "wordnet" / "data.noun"
+    outside = tmp_path / "elsewhere"
+    outside.mkdir(mode=0o755)
+    shutil.copyfile(data_noun, outside / "data.noun")
+    data_noun.unlink()
+    data_noun.symlink_to(outside / "data.noun")
+    proc = python(CHECK_THEN_LOAD, [root])
+    assert proc.returncode == 0, proc.stderr
+    loaded = json.loads(proc.stdout)["loaded"]
+    assert "escapes root" in (loaded["nltk's wordnet"] or ""), loaded
+    assert loaded["wordnet"] == loaded["nltk's wordnet"]  # the same refusal, word for word
+    assert loaded["punkt_tab"] is None and loaded["perluniprops"] is None, loaded
 
 
 # --- real runs through the CLI --------------------------------------------------------------

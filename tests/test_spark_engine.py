@@ -69,7 +69,7 @@ def parquet_rows(out: str) -> list[dict[str, Any]]:
 
 
 def assert_same_metrics(local: dict[str, Any], spark: dict[str, Any]) -> None:
-    assert local["metrics"].keys() == spark["metrics"].keys()
+    assert list(local["metrics"]) == list(spark["metrics"])  # same metrics, same order
     for name, value in local["metrics"].items():
         other = spark["metrics"][name]
         if value is None or other is None:
@@ -78,13 +78,32 @@ def assert_same_metrics(local: dict[str, Any], spark: dict[str, Any]) -> None:
             assert math.isclose(value, other, rel_tol=1e-12, abs_tol=1e-12), name
 
 
+def assert_close(local: Any, spark: Any, where: str = "") -> None:
+    """Equal, but floats only to 1e-12: a task's sums are added to the others' on the driver,
+    so the order of float additions differs from one pass over the rows."""
+    if isinstance(local, float) and isinstance(spark, float):
+        assert math.isclose(local, spark, rel_tol=1e-12, abs_tol=1e-12), where
+    elif isinstance(local, dict) and isinstance(spark, dict):
+        assert local.keys() == spark.keys(), where
+        for key in local:
+            assert_close(local[key], spark[key], f"{where}.{key}")
+    elif isinstance(local, list) and isinstance(spark, list):
+        assert len(local) == len(spark), where
+        for i, (x, y) in enumerate(zip(local, spark, strict=True)):
+            assert_close(x, y, f"{where}[{i}]")
+    else:
+        assert local == spark, where
+
+
 def assert_same_run(local_res: Any, spark_res: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """Same exit code, metrics, summaries, gates, row errors, rows; Parquet instead of rows."""
     assert local_res.exit_code == spark_res.exit_code, (local_res.stderr, spark_res.stderr)
     local, spark = results("out_local"), results("out_spark")
     assert_same_metrics(local, spark)
-    for key in ("status", "message", "metric_info", "summaries", "gates", "errors"):
+    for key in ("status", "message", "metric_info", "errors"):
         assert local[key] == spark[key], key
+    for key in ("summaries", "gates"):
+        assert_close(local[key], spark[key], key)
     assert local["usage"].get("total", {}).get("calls") == spark["usage"].get("total", {}).get(
         "calls"
     )
@@ -111,6 +130,13 @@ def test_quickstart_gives_the_local_results_and_compare_report_read_them(
     assert res.exit_code == 0, res.stderr
 
 
+SHAPE_PY = """
+def shape(query):
+    n = int(query.split()[-1])
+    return {"early": n / 2} if n < 20 else {"late": 1.0, "early": n / 3}
+"""
+
+
 def test_judge_run_on_the_stub_same_errors_and_gate_exit(
     spark: SparkSession, cli: CliRunner, make_config: MakeConfig, stub: StubServer
 ) -> None:
@@ -131,6 +157,7 @@ def test_judge_run_on_the_stub_same_errors_and_gate_exit(
         evaluators:
           relevance: {{}}
           f1_score: {{}}
+          shape: {{use: code, function: shape.py:shape}}
         run: {{max_error_rate: 0.2}}
         cache: {{enabled: false}}
         gates:
@@ -138,9 +165,14 @@ def test_judge_run_on_the_stub_same_errors_and_gate_exit(
         """,
         rows,
     )
+    # Metrics learned at run time, in the order rows show them: "early" from line 1,
+    # "late" from line 21 (the second task, which alone would learn "late" first).
+    (cfg.parent / "shape.py").write_text(SHAPE_PY, encoding="utf-8")
     local_res, spark_res = run_both(cli, cfg)
     assert spark_res.exit_code == 1, spark_res.stderr  # the gate fails on both engines
     local, _ = assert_same_run(local_res, spark_res)
+    shape = [m for m in local["metrics"] if m.startswith("shape.")]
+    assert shape == ["shape.early", "shape.late", "shape.error_count"]
     kinds = {(e["line"], e["evaluator"]): e["kind"] for e in local["errors"]}
     assert kinds[(6, "relevance")] == "judge-score-out-of-range"
     assert (24, "f1_score") in kinds
@@ -227,6 +259,7 @@ def test_table_and_dataframe_and_parquet_datasets(
     local = run(make_config("dataset: {path: qa.parquet}\n" + textwrap.dedent(body)))
     assert local.exit_code == 0
     spark.createDataFrame(QA_ROWS * 5).createOrReplaceTempView("qa_rows")
+    body = body.replace("{dir: out}", "{dir: out, table: qa_results}")
     cfg = make_config("dataset: {table: qa_rows}\n" + textwrap.dedent(body), name="table.yaml")
     res = cli.invoke(app, ["run", str(cfg), "-q"])
     assert res.exit_code == 2
@@ -234,6 +267,7 @@ def test_table_and_dataframe_and_parquet_datasets(
     # Spark reads the table; the Python API returns the summary and the rows.
     got = evalcli.spark.evaluate(spark.table("qa_rows"), cfg, output_dir="out_table")
     assert got.exit_code == 0 and got.result.run.dataset.format == "table"
+    assert spark.table("qa_results").count() == 20  # output.table, beside rows.parquet
     assert_same_metrics(local.model_dump(), got.result.model_dump())
     assert got.rows.count() == 20
     assert [r["line"] for r in got.rows.orderBy("line").select("line").collect()] == list(
@@ -241,7 +275,7 @@ def test_table_and_dataframe_and_parquet_datasets(
     )
     assert got.summary()["rows_parquet"] == "rows.parquet"
     # A limit keeps the table's first rows, as a file's; the rows stay cached in Spark.
-    body = body.replace("output: {dir: out}", "")
+    body = body.replace("output: {dir: out, table: qa_results}", "")
     cfg = make_config("dataset: {table: qa_rows, limit: 7}\n" + textwrap.dedent(body))
     limited = evalcli.spark.evaluate(None, cfg, write_files=False, partitions=3)
     assert limited.result.run.dataset.rows == 7 and limited.rows.count() == 7
@@ -320,3 +354,25 @@ def test_a_task_killed_mid_run_is_retried_without_duplicate_rows(tmp_path: Path)
     assert sorted(lines) == list(range(1, n + 1))  # every row once: no duplicate, no loss
     summary = json.loads((tmp_path / "out" / "results.json").read_text())
     assert summary["summaries"][0]["scored"] == n and summary["errors"] == []
+
+
+def test_parquet_on_the_local_engine_without_pyarrow_is_bad_input(
+    cli: CliRunner, make_config: MakeConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+
+    pq.write_table(pa.Table.from_pylist(QA_ROWS), "qa.parquet")
+    cfg = make_config(
+        """
+        dataset: {path: qa.parquet}
+        columns: {response: ${data.answer}, ground_truth: ${data.truth}}
+        evaluators: {f1_score: {}}
+        """
+    )
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)  # as if not installed
+    res = cli.invoke(app, ["run", str(cfg), "-q"])
+    assert res.exit_code == 2
+    assert "needs pyarrow" in res.stderr and "evalcli[spark]" in res.stderr
+    assert "Traceback" not in res.stderr
+    res = cli.invoke(app, ["run", str(cfg), "-q", "--engine", "dask"])
+    assert res.exit_code == 2 and "--engine must be 'local' or 'spark'" in res.stderr

@@ -14,12 +14,14 @@ import sys
 from dataclasses import replace
 
 import pytest
+from typer.testing import CliRunner
 
+from evalcli.cli import app
 from evalcli.evaluators import catalog
 from evalcli.evaluators.builtins import register as register_builtins
 from evalcli.evaluators.declaration import EvaluatorInfo
 from evalcli.registry import Registry
-from tests.conftest import REPO
+from tests.conftest import REPO, MakeConfig
 
 _PROBE = (
     "import json, runpy, sys\n"
@@ -92,6 +94,8 @@ def test_a_lazily_registered_builtin_loads_once_with_its_source_and_version() ->
     assert (info.name, info.source, info.version) == ("bleu", "builtin", "9.9")
     assert reg.get("bleu") is info  # loaded once, then kept
     assert catalog.summarize(info, listed["bleu"].declared_in) == listed["bleu"]
+    # Iterating loads (and checks, as Registry.add does) every declaration.
+    assert [i.name for i in reg] == [s.name for s in reg.summaries()]
 
 
 def test_a_plugin_cannot_replace_a_builtin_not_yet_loaded() -> None:
@@ -110,3 +114,31 @@ def test_a_plugin_cannot_replace_a_builtin_not_yet_loaded() -> None:
     info = reg.require("bleu")
     assert isinstance(info, EvaluatorInfo) and info.description != "impostor"
     assert info.source == "builtin"
+
+
+def test_option_values_are_still_converted_and_checked_by_typer(cli: CliRunner) -> None:
+    # An absent option skips Typer's pydantic adapter; a given one goes through it as before.
+    res = cli.invoke(app, ["run", "configs/quickstart.yaml", "--limit", "0"])
+    assert res.exit_code == 2
+    assert "Invalid value for '--limit': Input should be greater than or equal to 1" in res.stderr
+    res = cli.invoke(app, ["run", "configs/quickstart.yaml", "--concurrency", "many"])
+    assert res.exit_code == 2
+    assert "Invalid value for '--concurrency' / '-c': Input should be a valid integer" in res.stderr
+
+
+def test_a_given_path_option_is_a_path(cli: CliRunner, make_config: MakeConfig) -> None:
+    cfg = make_config(
+        "dataset: {path: data.jsonl}\n"
+        "columns: {response: '${data.answer}'}\n"
+        "evaluators:\n  shout: {use: code, function: checks.py:shout}\n"
+        "output: {dir: out}\n",
+        [{"answer": "HI"}],
+    )
+    (cfg.parent / "checks.py").write_text(
+        "def shout(response: str) -> float:\n    return float(response.isupper())\n",
+        encoding="utf-8",
+    )
+    res = cli.invoke(app, ["list-evaluators", "--json", "--config", str(cfg)])
+    assert res.exit_code == 0, res.stderr
+    row = next(r for r in json.loads(res.stdout) if r["name"] == "shout")
+    assert row["source"] == f"config:{cfg}" and row["use"] == "code"

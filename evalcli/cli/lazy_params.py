@@ -68,9 +68,14 @@ def install() -> None:
                 object.__setattr__(self, "_built", built)
             return built._coerce_value(value, param, ctx)
 
+    eager = _TyperParameter.get_runtime_param
+
     def get_runtime_param(self: Any) -> Any:
         if self._runtime_param is None:
-            self._runtime_param = _Deferred(self.type_descriptor)
+            try:
+                self._runtime_param = _Deferred(self.type_descriptor)
+            except (AttributeError, TypeError):  # a Typer whose internals have moved
+                return eager(self)
         return self._runtime_param
 
     _TyperParameter.get_runtime_param = get_runtime_param  # type: ignore[method-assign]

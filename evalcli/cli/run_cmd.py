@@ -61,7 +61,10 @@ def run_command(
 
         if estimate:
             opts.check_output_dir = False
-        spark = spark_engine(config, engine, debug)
+        # --estimate counts calls from the plan alone: the local engine's checks suffice.
+        spark = None if estimate else spark_engine(config, engine, debug)
+        if spark is not None and save_transcripts is not None:
+            raise ConfigError("--save-transcripts is not available with the Spark engine")
         plan = validate(config, opts) if spark is None else spark.validate(opts)
         for warning in plan.warnings:
             eprint(f"warning: {warning}")

@@ -147,6 +147,10 @@ class SacreBleuCorpus:
         """sacrebleu's formula on the totals (the one-row table sums to the totals as is)."""
         return self.metric.corpus_score([list(totals)])
 
+    def merge(self, other: SacreBleuCorpus) -> None:
+        """Add what another reducer of the same metric observed (Spark: another task)."""
+        self.ref_counts |= other.ref_counts
+
     def observe(self, outputs: dict[str, Any]) -> None:
         """Note the row's number of references."""
         refs = outputs.get(f"{_key_of(self.metric)}_refs")

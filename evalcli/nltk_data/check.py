@@ -6,11 +6,13 @@ WordNet 3.0 including ``index.sense`` and ``lexnames`` (used by METEOR's synonym
 metric needs which of them is :data:`evalcli.nlp.NLTK_NEEDS`.
 
 ``validate`` and ``run`` call :func:`missing` before any row, so this module stays light: it
-imports only the standard library at load time, and ``nltk.data`` (never the data) when it
-looks. Nothing here downloads or writes: provisioning lives in
-:mod:`evalcli.nltk_data.provision`. Each resource is looked up the way the loaders the metrics
-use look it up, so the check accepts exactly the layouts they load: unpacked or as the
-``<name>.zip`` archive ``nltk.download`` leaves, in any directory of nltk's search path.
+imports only the standard library, and looks where nltk would without importing nltk
+(:mod:`evalcli.nltk_data._search` repeats ``nltk.data.find``), unless the program has
+imported nltk already, in which case nltk itself is asked. Nothing here downloads or writes:
+provisioning lives in :mod:`evalcli.nltk_data.provision`. Each resource is looked up the way
+the loaders the metrics use look it up, so the check accepts exactly the layouts they load:
+unpacked or as the ``<name>.zip`` archive ``nltk.download`` leaves, in any directory of nltk's
+search path.
 
 nltk >= 3.10 ("pathsec") refuses data directories that another account can write to;
 :func:`missing` reports such a refusal and :func:`hint` says how to fix it.
@@ -235,15 +237,11 @@ def _quote(text: str) -> str:
     return shlex.quote(text)
 
 
-def _lookups(name: str) -> list[str]:
+def _lookups(name: str, *, zip_first: bool = False) -> list[str]:
     """The nltk paths the loader of ``name`` tries, in its order."""
     lookups = [RESOURCES[name]]
     archive = _ARCHIVE_LOOKUPS.get(name)
     if archive is not None:
-        from nltk.corpus import util
-
-        # nltk's own switch for LazyCorpusLoader (False unless a program sets it).
-        zip_first = bool(getattr(util, "TRY_ZIPFILE_FIRST", False))
         lookups = [archive, *lookups] if zip_first else [*lookups, archive]
     return lookups
 
@@ -252,11 +250,15 @@ def _find_like_loader(
     name: str, paths: Sequence[str] | None
 ) -> tuple[str, object, tuple[str, ...]]:
     """Run the loader's lookups: (lookup used or first tried, pointer or None, refused dirs)."""
-    # nltk.data has to be imported to search exactly like nltk does (it imports the nltk
-    # package, about 0.2 s); nothing is loaded from the data itself.
+    if "nltk" not in sys.modules:
+        # Importing nltk costs 0.3 s to over a second (see _search); its search is repeated
+        # instead. A program that imported nltk may have changed its settings: ask nltk then.
+        return _find_without_nltk(name, paths)
     import nltk.data
+    from nltk.corpus import util
 
-    lookups = _lookups(name)
+    # nltk's own switch for LazyCorpusLoader (False unless a program sets it).
+    lookups = _lookups(name, zip_first=bool(getattr(util, "TRY_ZIPFILE_FIRST", False)))
     refused: list[str] = []
     # find() warns about every refused directory; record the warnings instead of letting them
     # reach the user (or a warnings-as-errors test run) and report them ourselves.
@@ -270,6 +272,23 @@ def _find_like_loader(
                 continue
             return lookup, pointer, _unique([*refused, *_refusals(caught)])
     return lookups[0], None, _unique([*refused, *_refusals(caught)])
+
+
+def _find_without_nltk(
+    name: str, paths: Sequence[str] | None
+) -> tuple[str, object, tuple[str, ...]]:
+    """:func:`_find_like_loader` by :mod:`evalcli.nltk_data._search`, nltk not imported."""
+    from evalcli.nltk_data import _search
+
+    lookups = _lookups(name)
+    where = list(paths) if paths is not None else _search.default_paths()
+    refused: list[str] = []
+    for lookup in lookups:
+        try:
+            return lookup, _search.find(lookup, where, refused), tuple(refused)
+        except LookupError:
+            continue
+    return lookups[0], None, tuple(refused)
 
 
 def _refusals(caught: Iterable[warnings.WarningMessage]) -> list[str]:

@@ -7,10 +7,11 @@
 3. Spark writes the rows as Parquet (``rows.parquet/`` under the output directory, or
    ``output.table``). Its output commit keeps only one attempt of each task, so a retried
    task never duplicates rows.
-4. The driver reads the cached outcomes back in line order and adds them up with the local
-   engine's aggregator (corpus metrics sum statistics in row order, code evaluators learn
-   their metrics in row order: the same numbers by construction); results.json has the
-   local engine's summary, with ``rows_parquet`` instead of the rows.
+4. Each task adds its rows up with the local engine's aggregator; the driver collects the
+   tasks' aggregator states (one small record per task, from the committed attempts only,
+   kept by Spark's cache) and merges them in line order
+   (:meth:`evalcli.aggregate.Aggregator.merge`). results.json has the local engine's
+   summary, with ``rows_parquet`` instead of the rows.
 """
 
 from __future__ import annotations
@@ -30,12 +31,19 @@ from evalcli.config import LoadedConfig, load_config
 from evalcli.errors import RemoteError
 from evalcli.plan import PlanOptions, RunPlan, build_plan
 from evalcli.reporters.files import JSON_NAME, csv_columns, dumps, strict
-from evalcli.results import RowResult, RunResult
+from evalcli.results import RunResult
 from evalcli.runner import ProgressFn, RunStats
 from evalcli.spark.limits import divided, task_share
 from evalcli.spark.session import default_slots, get_session, quiet_pandas_check
 from evalcli.spark.source import SparkScan, driver_rows, spark_source
-from evalcli.spark.task import LINE, OUTCOME, ROW_JSON, TASK_INFO, TaskSpec, evaluate_partition
+from evalcli.spark.task import (
+    LINE,
+    ROW_JSON,
+    TASK_INFO,
+    TaskSpec,
+    evaluate_partition,
+    use_nltk_data,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -69,12 +77,16 @@ class SparkEngine:
         self.spark = session or get_session(self.loaded.config.engine.master, debug)
         self._source = source
         self._rows: Callable[[], DataFrame] | None = None
+        nltk_dir = self.loaded.config.engine.nltk_data
+        self._nltk_data = str(self.loaded.resolve(nltk_dir)) if nltk_dir is not None else None
         self._label = ""
 
     def validate(self, options: PlanOptions | None = None) -> RunPlan:
         """Build the plan on the driver (every check of the local engine)."""
-        opts = options or PlanOptions()
+        opts = dataclasses.replace(options or PlanOptions(), spark=True)
         cfg = self.loaded.config
+        if self._nltk_data is not None:
+            use_nltk_data(self._nltk_data)  # the driver checks the data the tasks will use
         df = self._source if self._source is not None else spark_source(self.spark, self.loaded)
         if df is None:  # a JSONL/CSV/JSON file: the local reader, on the driver
             plan = build_plan(self.loaded, opts)
@@ -116,6 +128,7 @@ class SparkEngine:
             concurrency=task_share(plan.concurrency, slots),
             cache_path=_spark_cache_path(self.loaded, plan),
             columns=columns,
+            nltk_data=self._nltk_data,
         )
         evaluated = self._evaluate(spec, parts)
         rows = evaluated.where(f"{LINE} > 0").select(*[_col(c) for c in (*columns, ROW_JSON)])
@@ -182,17 +195,12 @@ class SparkEngine:
         agg = Aggregator([b.evaluator for b in plan.evaluators], has_target=plan.target is not None)
         sink = _Collector(agg, None, False, None)
         stats = RunStats()
-        infos: list[dict[str, Any]] = []
-        # Partitions are ranges of lines in order, and each task emits its rows in order:
-        # the rows reach the aggregator in input order, as locally.
-        for rec in evaluated.select(LINE, OUTCOME, TASK_INFO).toLocalIterator(True):
-            if rec[LINE] == 0:
-                infos.append(pickle.loads(rec[TASK_INFO]))
-                continue
-            line, target, target_error, outcomes = pickle.loads(rec[OUTCOME])
-            row = RowResult(line, {}, outcomes, target, target_error)
-            sink.write(row)
-            stats.rows_done += 1
+        records = evaluated.where(f"{LINE} = 0").select(TASK_INFO).collect()
+        infos = sorted((pickle.loads(r[TASK_INFO]) for r in records), key=lambda i: i["first_line"])
+        for info in infos:  # tasks hold ranges of lines: in this order, input order
+            agg.merge(info["agg"])
+            sink.errors.extend(info["errors"])
+            stats.rows_done += info["rows"]
         fatal = next((i["fatal"] for i in infos if i["fatal"]), None)
         if fatal is not None:
             stats.fatal = RemoteError(fatal)

@@ -74,7 +74,11 @@ def get_session(master: str, debug: bool = False) -> SparkSession:
 
 def default_slots(session: SparkSession) -> int:
     """Task slots of the session: how many tasks run at once (at least 1)."""
-    return max(1, int(session.sparkContext.defaultParallelism))
+    try:
+        return max(1, int(session.sparkContext.defaultParallelism))
+    except Exception:  # Spark Connect (Databricks serverless) has no SparkContext
+        value = session.conf.get("spark.default.parallelism", None)
+        return max(1, int(value)) if value and value.isdigit() else 8
 
 
 @contextmanager

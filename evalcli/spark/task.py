@@ -8,14 +8,17 @@ processes inside a task (Spark's task slots are the parallelism), threads for ju
 target calls as locally. Each row's outputs therefore come from the very code the local
 engine runs.
 
-A task yields one Arrow batch per finished chunk of rows: the row's ``results.csv`` cells,
-its ``results.json`` text (``row_json``) and a pickled copy of its outcomes (``_outcome``,
-read back by the driver's aggregator and never written); then one last record (``line`` 0)
-with the task's client usage and, if a remote service refused the run, the fatal error.
+A task yields one Arrow batch per finished chunk of rows (the row's ``results.csv`` cells
+and its ``results.json`` text, ``row_json``), then one last record (``line`` 0, never
+written) with what the driver adds up: the state of the task's
+:class:`~evalcli.aggregate.Aggregator` (the local engine's, fed the same rows in the same
+order), its row errors, its clients' usage and, if a remote service refused the run, the
+fatal error.
 """
 
 from __future__ import annotations
 
+import os
 import pickle
 import queue
 import threading
@@ -31,7 +34,6 @@ from evalcli.results import RowResult
 BATCH_ROWS = 256
 LINE = "line"
 ROW_JSON = "row_json"
-OUTCOME = "_outcome"
 TASK_INFO = "_task"
 
 
@@ -48,6 +50,7 @@ class TaskSpec:
     concurrency: int  # this task's share of run.concurrency (see evalcli.spark.limits)
     cache_path: Path | None  # None: no call cache on Spark unless cache.path names one
     columns: tuple[str, ...]  # results.csv columns, in order ("line" first)
+    nltk_data: str | None = None  # engine.nltk_data, resolved on the driver
 
     def __repr__(self) -> str:
         return f"TaskSpec(columns={len(self.columns)}, concurrency={self.concurrency})"
@@ -61,10 +64,15 @@ def evaluate_partition(spec: TaskSpec, batches: Iterable[Any]) -> Iterator[Any]:
     first = next(rows, None)
     if first is None:
         return  # an empty partition
+    from evalcli.aggregate import Aggregator
+    from evalcli.api import _Collector
     from evalcli.cache import CallCache
     from evalcli.judge.client import ClientPool
     from evalcli.plan import PlanOptions, build_plan
     from evalcli.runner import Runner
+
+    if spec.nltk_data is not None:
+        use_nltk_data(spec.nltk_data)
 
     opts = PlanOptions(
         concurrency=spec.concurrency,
@@ -73,6 +81,7 @@ def evaluate_partition(spec: TaskSpec, batches: Iterable[Any]) -> Iterator[Any]:
         no_cache=spec.cache_path is None,
         cache_path=spec.cache_path,
         scan=spec.scan,
+        spark=True,
     )
     plan = build_plan(spec.loaded, opts)
     pool = plan.services.get("clients")
@@ -82,7 +91,9 @@ def evaluate_partition(spec: TaskSpec, batches: Iterable[Any]) -> Iterator[Any]:
     if plan.target is not None:
         plan.target.cache = cache
     schema = output_schema(spec.columns)
-    sink = _BatchSink(plan, schema)
+    agg = Aggregator([b.evaluator for b in plan.evaluators], has_target=plan.target is not None)
+    collector = _Collector(agg, None, False, None)  # the local engine's metrics and errors
+    sink = _BatchSink(plan, schema, collector)
 
     def all_rows() -> Iterator[Row]:
         yield first
@@ -114,6 +125,10 @@ def evaluate_partition(spec: TaskSpec, batches: Iterable[Any]) -> Iterator[Any]:
             stats = item
             break
         info = {
+            "first_line": first.line,
+            "rows": stats.rows_done,
+            "agg": agg.state(),
+            "errors": collector.errors,
             "usage": pool.usage() if isinstance(pool, ClientPool) else {},
             "target_usage": plan.target.usage() if plan.target is not None else {},
             "fatal": str(stats.fatal) if stats.fatal is not None else None,
@@ -127,6 +142,17 @@ def evaluate_partition(spec: TaskSpec, batches: Iterable[Any]) -> Iterator[Any]:
             plan.target.close()
         if cache is not None:
             cache.close()
+
+
+def use_nltk_data(path: str) -> None:
+    """Search ``path`` first for NLTK data, in this process (a Python worker may have
+    imported nltk for an earlier task, after which NLTK_DATA is no longer read)."""
+    import sys
+
+    os.environ["NLTK_DATA"] = os.pathsep.join(p for p in (path, os.environ.get("NLTK_DATA")) if p)
+    nltk_data = sys.modules.get("nltk.data")
+    if nltk_data is not None and path not in nltk_data.path:
+        nltk_data.path.insert(0, path)
 
 
 def _rows(batches: Iterable[Any]) -> Iterator[Row]:
@@ -144,26 +170,25 @@ def output_schema(columns: tuple[str, ...]) -> Any:
 
     fields = [pa.field(LINE, pa.int64())]
     fields += [pa.field(c, pa.string()) for c in columns if c != LINE]
-    fields += [
-        pa.field(ROW_JSON, pa.string()),
-        pa.field(OUTCOME, pa.binary()),
-        pa.field(TASK_INFO, pa.binary()),
-    ]
+    fields += [pa.field(ROW_JSON, pa.string()), pa.field(TASK_INFO, pa.binary())]
     return pa.schema(fields)
 
 
 class _BatchSink:
-    """Runner sink: rows in input order, handed over (``emit``) in Arrow batches."""
+    """Runner sink: rows in input order, counted by ``collector`` and handed over
+    (``emit``) in Arrow batches."""
 
-    def __init__(self, plan: Any, schema: Any) -> None:
+    def __init__(self, plan: Any, schema: Any, collector: Any) -> None:
         from evalcli.reporters.files import RowEncoder
 
+        self.collector = collector
         self.encoder = RowEncoder(plan)
         self.schema = schema
         self.buffer: list[dict[str, Any]] = []
         self.emit: Callable[[Any], None] = lambda batch: None
 
     def write(self, row: RowResult) -> None:
+        self.collector.write(row)
         text, cells = self.encoder.encode(row)
         record: dict[str, Any] = {
             col: (None if cell == "" else str(cell))
@@ -171,10 +196,6 @@ class _BatchSink:
         }
         record[LINE] = row.line
         record[ROW_JSON] = text
-        # The aggregator needs the outcomes as objects (row errors, composite parts).
-        record[OUTCOME] = pickle.dumps(
-            (row.line, row.target, row.target_error, row.outcomes), protocol=5
-        )
         self.buffer.append(record)
         if len(self.buffer) >= BATCH_ROWS:
             self.flush()

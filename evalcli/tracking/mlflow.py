@@ -6,7 +6,8 @@ One MLflow run per evalcli run, made once the local result files are written:
 * metrics: every metric of results.json (null ones have no value and are left out);
 * tags: ``evalcli.*`` (dataset and config hashes, version, status, exit code, judges) over
   the user's ``tags``;
-* artifacts: results.json, results.csv and/or Parquet row files, report.html, the config;
+* artifacts: results.json, the row file (results.csv, or the Spark engine's Parquet
+  directory), report.html, the config file;
 * the row table (``MlflowClient.log_table``, which needs pandas) as ``evalcli_rows.json``.
 
 The client gets the tracking URI explicitly (``MlflowClient(tracking_uri=...)``): nothing
@@ -48,8 +49,8 @@ ROW_TABLE = "evalcli_rows.json"
 #: Rows put in the table at most: MLflow's table view loads the whole artifact, and every
 #: row is in results.csv / results.json anyway.
 TABLE_MAX_ROWS = 100_000
-#: The files of the output directory that are logged (row files: see _row_files).
-_RESULT_FILES = ("results.json", "results.csv", "report.html")
+#: The files of the output directory that are logged, besides the rows (see _row_file).
+_RESULT_FILES = ("results.json", "report.html")
 #: MLflow's HTTP client retries a failed request 7 times with a backoff of minutes in all;
 #: a run must not hang that long at its end for a server that is down. These apply only
 #: where the user has not set the variable, and only while evalcli logs.
@@ -192,16 +193,16 @@ def _log_run(
             client.log_batch(run_id, params=param_list[i : i + 100])
         for i in range(0, len(metrics), 1000):
             client.log_batch(run_id, metrics=metrics[i : i + 1000])
-        _log_files(client, run_id, loaded, out_dir, notes)
-        table = _row_table(out_dir)
+        _log_files(client, run_id, loaded, result, out_dir, notes)
+        table = _row_table(out_dir, result)
         if table is not None and len(table):
             client.log_table(run_id, data=table, artifact_file=ROW_TABLE)
+        if notes:
+            client.set_tag(run_id, "evalcli.notes", clip("; ".join(notes), MAX_TAG_VALUE))
     except BaseException:
         with contextlib.suppress(Exception):  # the reason that matters is the first one
             client.set_terminated(run_id, "FAILED")
         raise
-    if notes:
-        client.set_tag(run_id, "evalcli.notes", clip("; ".join(notes), MAX_TAG_VALUE))
     client.set_terminated(run_id, _RUN_STATUS[result.status])
     return Tracked(run_id, experiment_id, str(client.tracking_uri))
 
@@ -261,16 +262,21 @@ def _tag_text(value: str | float | bool) -> str:
 
 
 def _log_files(
-    client: MlflowClient, run_id: str, loaded: LoadedConfig, out_dir: Path, notes: list[str]
+    client: MlflowClient,
+    run_id: str,
+    loaded: LoadedConfig,
+    result: RunResult,
+    out_dir: Path,
+    notes: list[str],
 ) -> None:
     for name in _RESULT_FILES:
         if (out_dir / name).is_file():
             client.log_artifact(run_id, str(out_dir / name))
-    for path in _row_files(out_dir):
-        if path.is_dir():  # Spark writes a directory of part files
-            client.log_artifacts(run_id, str(path), artifact_path=path.name)
-        else:
-            client.log_artifact(run_id, str(path))
+    rows = _row_file(out_dir, result)
+    if rows.is_dir():  # Spark writes a directory of part files
+        client.log_artifacts(run_id, str(rows), artifact_path=rows.name)
+    elif rows.is_file():
+        client.log_artifact(run_id, str(rows))
     literal = literal_secrets(loaded)
     if literal:
         notes.append(
@@ -281,21 +287,27 @@ def _log_files(
         client.log_artifact(run_id, str(loaded.path), artifact_path="config")
 
 
-def _row_files(out_dir: Path) -> list[Path]:
-    """Row files other than results.csv: Parquet (a file or a directory of parts)."""
-    return sorted(p for p in out_dir.iterdir() if p.suffix == ".parquet")
+def _row_file(out_dir: Path, result: RunResult) -> Path:
+    """This run's row file: the Spark engine's Parquet directory, else results.csv (a file
+    the other engine left in the same directory earlier is not this run's)."""
+    if result.rows_parquet:
+        return out_dir / result.rows_parquet
+    return out_dir / "results.csv"
 
 
-def _row_table(out_dir: Path) -> Any:
+def _row_table(out_dir: Path, result: RunResult) -> Any:
     """The first :data:`TABLE_MAX_ROWS` rows as a pandas DataFrame (None: no row file)."""
     import pandas as pd  # log_table needs it; part of the mlflow extra
 
-    csv_path = out_dir / "results.csv"
-    if csv_path.is_file():
-        # low_memory=False: typed from all the rows read, not chunk by chunk (which warns
-        # about columns whose chunks disagree).
-        return pd.read_csv(csv_path, nrows=TABLE_MAX_ROWS, low_memory=False)
-    parquet = _row_files(out_dir)
-    if parquet:
-        return pd.read_parquet(parquet[0]).head(TABLE_MAX_ROWS)
-    return None
+    rows = _row_file(out_dir, result)
+    if not rows.exists():
+        return None
+    if rows.suffix == ".parquet":
+        import pyarrow.dataset as ds  # the Spark engine's extra has it
+
+        table = ds.dataset(str(rows), format="parquet").head(TABLE_MAX_ROWS).to_pandas()
+        # The Spark engine's row_json column repeats the row as JSON: the CSV columns only.
+        return table.drop(columns=["row_json"], errors="ignore")
+    # low_memory=False: typed from all the rows read, not chunk by chunk (which warns
+    # about columns whose chunks disagree).
+    return pd.read_csv(rows, nrows=TABLE_MAX_ROWS, low_memory=False)

@@ -227,6 +227,35 @@ def test_nist_tokenize_fuzz_equals_nltk() -> None:
     assert not mismatches, mismatches[:5]
 
 
+@pytest.mark.usefixtures("nltk_data")
+def test_nist_character_classes_match_exactly_the_table_characters() -> None:
+    # The classes are written as ranges of consecutive code points; each must match
+    # every character of its perluniprops table and nothing else, over all of Unicode.
+    import re
+
+    from nltk.tokenize.nist import NISTTokenizer
+
+    from evalcli.nlp import _tokenize
+
+    everything = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    for table in (NISTTokenizer.pup_number, NISTTokenizer.pup_punct, NISTTokenizer.pup_symbol):
+        pattern = re.compile(_tokenize._char_class(table))
+        assert set(pattern.findall(everything)) == set(table)
+    assert _tokenize._char_class("a-]^\\b") == r"[\-\\-\^a-b]"  # \ ] ^ are consecutive
+
+
+@pytest.mark.usefixtures("nltk_data")
+def test_nist_path_does_not_compile_nltks_nist_patterns() -> None:
+    # Importing nltk.tokenize.nist compiles all its `regex` patterns (0.2 s or more).
+    out = _run_python(
+        "import sys\n"
+        "from evalcli import nlp\n"
+        "assert nlp.tokenize('café 1,5 €') == ['caf', 'é', '1,5', '€']\n"  # as nltk's
+        "print('nltk.tokenize.nist' in sys.modules)\n"
+    )
+    assert out.strip() == "False"
+
+
 def _random_token_pairs(seed: int, count: int) -> Iterator[tuple[list[str], list[str]]]:
     rng = random.Random(seed)
     vocab = ["a", "b", "c", "the", "cat", "Cat", "dog", "dogs", "ran", "run", ".", ",", "é"]

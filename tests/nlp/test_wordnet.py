@@ -145,3 +145,21 @@ def test_lookups_are_lazy(ours: _wordnet.WordNet) -> None:
     fresh.synonym_sets("quick")
     assert {"index.noun", "data.noun", "noun.exc"} <= set(fresh._buffers)
     assert "index.sense" not in fresh._buffers
+
+
+def test_meteor_never_builds_nltks_wordnet_reader() -> None:
+    # Building nltk's reader parses every index file (seconds); METEOR must not trigger it.
+    import subprocess
+    import sys
+
+    script = (
+        "from evalcli import nlp\n"
+        "assert nlp.meteor(['quick'], ['fast']) == 0.5\n"  # a WordNet synonym match
+        "from nltk.corpus import wordnet\n"
+        "print(type(wordnet).__name__)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, cwd=REPO
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "LazyCorpusLoader"
