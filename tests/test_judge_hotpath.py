@@ -178,3 +178,53 @@ def test_an_answer_that_is_not_a_chat_completion_is_a_row_error_and_not_retried(
     assert "not a chat completion" in info.value.message
     assert len(stub.requests) == 1  # waiting would not make it one
     assert client.stats.as_dict()["failed"] == 1
+
+
+def test_parameters_only_the_sdk_understands_still_go_through_it(stub: StubServer) -> None:
+    """A plugin may pass ``extra_body`` (or a misspelt name) through ``Judge.chat``: those
+    are not body fields to copy, so ``create`` handles them as it always did."""
+    client = judge(stub, "openai")
+    try:
+        client.chat(MESSAGES, {"temperature": 0, "extra_body": {"top_k": 5}})
+        with pytest.raises(RowError) as info:
+            client.chat(MESSAGES, {"temprature": 0})
+    finally:
+        client.close()
+    (sent,) = stub.requests  # the misspelt one never left the process
+    assert sent.body["top_k"] == 5 and "extra_body" not in sent.body
+    assert info.value.kind == "judge-call-error"
+    assert "temprature" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "plain ASCII, the built-in rubrics' text",
+        "Réponds en JSON — «score» ✓",
+        "an emoji 😀 is one code point, not a surrogate",
+        "cut emoji \ud83d",
+        "\ude00 low first",
+        "a pair of code points \ud83d\ude00 in a str",
+        "é" * 3000 + "\udfff",
+    ],
+)
+def test_the_fast_surrogate_check_agrees_with_the_regex(text: str) -> None:
+    """Every call's messages and cache key are checked for lone surrogates without the regex
+    scan; the results must be exactly the regex's."""
+    import json
+
+    from evalcli.textsafe import (
+        LONE_SURROGATE,
+        REPLACEMENT,
+        has_surrogate,
+        json_text,
+        replace_surrogates,
+    )
+
+    assert has_surrogate(text) == (LONE_SURROGATE.search(text) is not None)
+    assert replace_surrogates({"m": [text]}) == {"m": [LONE_SURROGATE.sub(REPLACEMENT, text)]}
+    escaped = LONE_SURROGATE.sub(
+        lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False)
+    )
+    assert json_text(text) == escaped

@@ -222,4 +222,9 @@ _mount_subcommands()
 
 def main() -> None:
     """Console-script entry point."""
+    # In this process nltk serves evalcli alone: import it without the SciPy and
+    # scikit-learn integrations evalcli never calls (see evalcli.nltk_import).
+    from evalcli.nltk_import import use_lean_import
+
+    use_lean_import()
     app(prog_name="evalcli")

@@ -394,6 +394,9 @@ def load_meteor() -> Callable[..., float]:
     global _meteor_impl, _wordnet_gate, _stem_cache
     with _LOAD_LOCK:
         if _meteor_impl is None:
+            from evalcli.nltk_import import import_nltk
+
+            import_nltk()
             from nltk.stem.porter import PorterStemmer
             from nltk.translate.meteor_score import meteor_score
 

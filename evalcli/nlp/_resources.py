@@ -120,6 +120,9 @@ def missing_nltk_resources(resources: Iterable[str]) -> list[str]:
     if not wanted:
         # Keeps metrics without NLTK data from paying for importing nltk.
         return []
+    from evalcli.nltk_import import import_nltk
+
+    import_nltk()
     import nltk.data
 
     missing = []

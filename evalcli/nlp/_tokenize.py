@@ -183,6 +183,9 @@ def _load_sentence_splitter() -> Callable[[str], list[str]]:
     global _sentence_splitter
     with _LOAD_LOCK:
         if _sentence_splitter is None:
+            from evalcli.nltk_import import import_nltk
+
+            import_nltk()
             from nltk.tokenize.punkt import PunktLanguageVars, PunktTokenizer
 
             # PunktTokenizer("english") is the model nltk.word_tokenize uses; it
@@ -252,6 +255,9 @@ def _load_nist_tokenizer() -> Callable[[str], list[str]]:
             # same sets without importing nltk.tokenize.nist, which compiles every one of
             # its patterns with the `regex` engine at import: most of a small run's
             # tokenizer start-up, for patterns never used here.
+            from evalcli.nltk_import import import_nltk
+
+            import_nltk()
             from nltk.corpus import perluniprops
             from nltk.tokenize.util import xml_unescape
 

@@ -268,6 +268,9 @@ def load_wordnet() -> WordNet:
     """
     import warnings
 
+    from evalcli.nltk_import import import_nltk
+
+    import_nltk()
     import nltk.data
     from nltk.corpus import util
     from nltk.corpus.reader.api import CorpusReader

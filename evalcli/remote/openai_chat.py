@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -141,11 +142,17 @@ class OpenAIChatTransport:
         client = self._openai()
         assert self._errors is not None
         status_error, timeout_error, connection_error = self._errors
-        body = request_body(request)
         try:
-            # The client's own request path (URL, headers, auth, error statuses as
-            # exceptions) without ``create``'s per-call parameter transform and answer model.
-            response = client.post("/chat/completions", content=body, cast_to=self._raw)
+            if plain_params(request.params):
+                # The client's own request path (URL, headers, auth, error statuses as
+                # exceptions) without ``create``'s parameter transform and answer model.
+                body = request_body(request)
+                response = client.post("/chat/completions", content=body, cast_to=self._raw)
+                return read_completion(response.content)
+            # Anything else (a plugin's unusual parameter) gets the SDK's own handling.
+            completion = client.chat.completions.create(
+                model=request.model, messages=request.messages, **request.params
+            )
         except status_error as exc:
             code = getattr(exc, "code", None)
             raise StatusError(
@@ -158,7 +165,14 @@ class OpenAIChatTransport:
             raise TransportTimeoutError(str(exc)) from exc
         except connection_error as exc:
             raise TransportConnectionError(str(exc)) from exc
-        return read_completion(response.content)
+        choice = completion.choices[0] if completion.choices else None
+        usage = completion.usage
+        return ChatAnswer(
+            text=(choice.message.content if choice is not None else None) or "",
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            finish_reason=choice.finish_reason if choice is not None else None,
+        )
 
     def close(self) -> None:
         """Release connections; later calls fail instead of opening new ones."""
@@ -167,6 +181,32 @@ class OpenAIChatTransport:
             client, self._client = self._client, None
         if client is not None:
             client.close()
+
+
+#: Sampling parameters that go into the body as they are (``create`` would not change them).
+#: Any other key (``stream``, ``timeout``, ``extra_body``, a misspelt name) goes through
+#: ``create``, which knows what it means or refuses it, as it always did.
+PLAIN_PARAMS = frozenset(
+    {
+        "temperature",
+        "max_tokens",
+        "max_completion_tokens",
+        "top_p",
+        "seed",
+        "stop",
+        "presence_penalty",
+        "frequency_penalty",
+        "n",
+        "user",
+        "response_format",
+    }
+)
+
+
+def plain_params(params: Mapping[str, Any]) -> bool:
+    """Whether ``params`` can be sent as they are: known body fields, JSON values (a
+    ``response_format`` given as a pydantic class needs ``create``'s conversion)."""
+    return params.keys() <= PLAIN_PARAMS and isinstance(params.get("response_format", {}), dict)
 
 
 def request_body(request: ChatRequest) -> bytes:

@@ -163,3 +163,38 @@ def test_meteor_never_builds_nltks_wordnet_reader() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "LazyCorpusLoader"
+
+
+def test_archive_answers_like_the_directory(ours: _wordnet.WordNet, tmp_path: Path) -> None:
+    # nltk's downloader leaves corpora/wordnet.zip; its members are read into memory instead
+    # of being memory-mapped, so the same searches run over bytes.
+    import io
+    import zipfile
+
+    from evalcli import nltk_data
+
+    [status] = nltk_data.status(["wordnet"])
+    source = Path(str(status.location))
+    assert source.is_dir(), f"this test zips an unpacked WordNet; found {source}"
+    archive = tmp_path / "wordnet.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(source.iterdir()):
+            zf.write(path, f"wordnet/{path.name}")
+    with zipfile.ZipFile(archive) as zf:
+        zipped = _wordnet.WordNet(lambda name: io.BytesIO(zf.read(f"wordnet/{name}")))
+        words = sorted(sample_data_words())
+        words += [w.decode() for w in _index_words(source)[::50]]
+        assert len(words) > 3_000
+        for word in words:
+            assert zipped.synonym_sets(word) == ours.synonym_sets(word), word
+            assert zipped.base_form(word) == ours.base_form(word), word
+    assert isinstance(zipped._buffers["index.noun"], bytes)
+
+
+def _index_words(wordnet_dir: Path) -> list[bytes]:
+    return [
+        line.split(b" ", 1)[0]
+        for pos in ("noun", "verb", "adj", "adv")
+        for line in (wordnet_dir / f"index.{pos}").read_bytes().splitlines()
+        if line and not line.startswith(b" ")
+    ]
