@@ -35,10 +35,12 @@ KEY = "spark-judge-key"
 
 
 @pytest.fixture(scope="module")
-def spark() -> Iterator[SparkSession]:
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     from evalcli.spark.session import get_session
 
-    session = get_session("local[2]")
+    # Managed tables (output.table) go to the warehouse: a fresh one, not ./spark-warehouse.
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")
+    session = get_session("local[2]", conf={"spark.sql.warehouse.dir": str(warehouse)})
     yield session
     session.stop()
 
@@ -320,7 +322,9 @@ def check(response):
 def test_a_task_killed_mid_run_is_retried_without_duplicate_rows(tmp_path: Path) -> None:
     n = 1200
     rows = [{"answer": f"answer number {i}", "truth": f"answer {i}"} for i in range(n)]
-    rows[1000]["answer"] = "CRASH"  # deep in the second partition: batches were already out
+    # Deep in the second partition (lines ~601-1200): the task has handed a batch of 256
+    # rows to Spark's writer (in flight: at most 256 rows) before it dies.
+    rows[1150]["answer"] = "CRASH"
     write_jsonl(tmp_path / "data.jsonl", rows)
     (tmp_path / "crash.py").write_text(CRASH_PY, encoding="utf-8")
     (tmp_path / "eval.yaml").write_text(
@@ -376,3 +380,28 @@ def test_parquet_on_the_local_engine_without_pyarrow_is_bad_input(
     assert "Traceback" not in res.stderr
     res = cli.invoke(app, ["run", str(cfg), "-q", "--engine", "dask"])
     assert res.exit_code == 2 and "--engine must be 'local' or 'spark'" in res.stderr
+
+
+def test_a_refused_judge_is_a_run_error_on_both_engines(
+    spark: SparkSession,
+    cli: CliRunner,
+    make_config: MakeConfig,
+    stub: StubServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "not-the-key")  # 401: fatal, not a row error
+    cfg = make_config(
+        f"""
+        dataset: {{path: data.jsonl}}
+        columns: {{query: ${{data.q}}, response: ${{data.a}}}}
+        judge: {{type: azure_openai, endpoint: {stub.url}, deployment: gpt-4o,
+                 api_key: "${{env:AZURE_OPENAI_API_KEY}}"}}
+        evaluators: {{relevance: {{}}}}
+        cache: {{enabled: false}}
+        """,
+        [{"q": f"q{i}", "a": f"a{i}"} for i in range(6)],
+    )
+    local, spark_res = run_both(cli, cfg)
+    assert local.exit_code == spark_res.exit_code == 3, spark_res.stderr
+    assert results("out_spark")["message"] == results("out_local")["message"]
+    assert "not-the-key" not in spark_res.stderr

@@ -41,8 +41,11 @@ def require_pyspark() -> None:
         ) from None
 
 
-def get_session(master: str, debug: bool = False) -> SparkSession:
-    """The active SparkSession, or a new one on ``master`` (quiet unless ``debug``)."""
+def get_session(
+    master: str, debug: bool = False, conf: dict[str, str] | None = None
+) -> SparkSession:
+    """The active SparkSession, or a new one on ``master`` (quiet unless ``debug``, with
+    ``conf`` added to evalcli's settings)."""
     require_pyspark()
     from pyspark.sql import SparkSession
 
@@ -67,6 +70,8 @@ def get_session(master: str, debug: bool = False) -> SparkSession:
         builder = builder.config(
             "spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{_LOG4J}"
         )
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("INFO" if debug else "ERROR")
     return session
