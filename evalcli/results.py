@@ -73,7 +73,9 @@ class RowResult:
 class _Record(BaseModel):
     """A record of results.json: unknown keys are refused (results are read back by compare)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # defer_build: the validators are built when a run first makes a record, not when
+    # `evalcli validate` imports this module for the metric kinds (start-up, issue 15).
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class ErrorRecord(_Record):

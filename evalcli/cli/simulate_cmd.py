@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,6 +19,7 @@ from evalcli.cli.boundary import eprint, error_boundary
 
 if TYPE_CHECKING:
     from evalcli.simulate.attacker import ModelRewrite
+    from evalcli.simulate.templates import Kind
 
 FORMATS = ("table", "json", "markdown")
 
@@ -72,6 +75,28 @@ IdColumnOpt = Annotated[
     ),
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for internal errors.")]
+AttackerOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--attacker-config",
+        metavar="FILE",
+        help="A chat model (judge-style connection YAML) that rewrites each request (direct) "
+        "or planted instruction (indirect) into --per-row variants: adds the technique "
+        "model_rewrite. Off by default.",
+        show_default=False,
+    ),
+]
+CacheOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache",
+        help="Call cache for the attacker's answers (default: .evalcli/cache.db).",
+        show_default=False,
+    ),
+]
+NoCacheOpt = Annotated[
+    bool, typer.Option("--no-cache", help="Ask the attacker model again for every row.")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -106,27 +131,9 @@ def direct_cmd(
     ] = "first",
     templates: TemplatesOpt = None,
     id_column: IdColumnOpt = None,
-    attacker_config: Annotated[
-        Path | None,
-        typer.Option(
-            "--attacker-config",
-            metavar="FILE",
-            help="A chat model (judge-style connection YAML) that rewrites each request into "
-            "--per-row adversarial prompts: adds the technique model_rewrite. Off by default.",
-            show_default=False,
-        ),
-    ] = None,
-    cache: Annotated[
-        Path | None,
-        typer.Option(
-            "--cache",
-            help="Call cache for the attacker's answers (default: .evalcli/cache.db).",
-            show_default=False,
-        ),
-    ] = None,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Ask the attacker model again for every row.")
-    ] = False,
+    attacker_config: AttackerOpt = None,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Direct attacks (UPIA): each baseline row, then K jailbreak variants per technique."""
@@ -135,8 +142,7 @@ def direct_cmd(
 
         if turn not in ("first", "last"):
             raise SimulateError(f"--turn must be first or last, got {turn!r}")
-        rewriter = _attacker(attacker_config, per_row, seed, cache, no_cache)
-        try:
+        with _attacker(attacker_config, per_row, seed, cache, no_cache, "direct") as rewriter:
             summary = simulate_direct(
                 input_path,
                 output_path,
@@ -150,30 +156,40 @@ def direct_cmd(
                 id_column=id_column,
                 rewriter=rewriter,
             )
-        finally:
-            if rewriter is not None:
-                rewriter.close()
-                if rewriter.client.cache is not None:
-                    rewriter.client.cache.close()
         _report(summary.rows, summary.input_rows, summary.techniques, output_path, summary.meta)
 
 
+@contextlib.contextmanager
 def _attacker(
-    path: Path | None, per_row: int, seed: int, cache: Path | None, no_cache: bool
-) -> ModelRewrite | None:
-    """The ``model_rewrite`` step of ``--attacker-config``, or None without it."""
+    path: Path | None,
+    per_row: int,
+    seed: int,
+    cache: Path | None,
+    no_cache: bool,
+    kind: Kind,
+) -> Iterator[ModelRewrite | None]:
+    """The ``model_rewrite`` step of ``--attacker-config`` (None without it), closed after."""
     if path is None:
         if cache is not None or no_cache:
             from evalcli.simulate import SimulateError
 
             raise SimulateError("--cache and --no-cache apply to --attacker-config only")
-        return None
+        yield None
+        return
     from evalcli.cache import DEFAULT_PATH, CallCache
     from evalcli.simulate.attacker import load_attacker_config, open_attacker
 
-    load_attacker_config(path)  # a bad file is exit 2 before the cache file is created
+    load_attacker_config(path, kind=kind)  # a bad file is exit 2 before the cache is created
     calls = None if no_cache else CallCache(cache or DEFAULT_PATH)
-    return open_attacker(path, per_row=per_row, seed=seed, cache=calls)
+    try:
+        rewriter = open_attacker(path, per_row=per_row, seed=seed, cache=calls, kind=kind)
+        try:
+            yield rewriter
+        finally:
+            rewriter.close()
+    finally:
+        if calls is not None:
+            calls.close()
 
 
 @simulate_app.command("indirect")
@@ -204,23 +220,28 @@ def indirect_cmd(
     ] = None,
     templates: TemplatesOpt = None,
     id_column: IdColumnOpt = None,
+    attacker_config: AttackerOpt = None,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Indirect attacks (XPIA): instructions asking for a canary token, planted in a document."""
     with error_boundary(debug):
         from evalcli.simulate import simulate_indirect
 
-        summary = simulate_indirect(
-            input_path,
-            output_path,
-            techniques=technique or (),
-            seed=seed,
-            per_row=per_row,
-            column=column,
-            placements=placement or (),
-            templates_dir=templates,
-            id_column=id_column,
-        )
+        with _attacker(attacker_config, per_row, seed, cache, no_cache, "indirect") as rewriter:
+            summary = simulate_indirect(
+                input_path,
+                output_path,
+                techniques=technique or (),
+                seed=seed,
+                per_row=per_row,
+                column=column,
+                placements=placement or (),
+                templates_dir=templates,
+                id_column=id_column,
+                rewriter=rewriter,
+            )
         _report(summary.rows, summary.input_rows, summary.techniques, output_path, summary.meta)
 
 
@@ -270,8 +291,11 @@ def techniques_cmd(
         print("converters (after a template, or alone):")
         for c in CONVERTERS.values():
             print(f"  {c.name:<22} v{c.version:<4} {c.description}")
-        print("model step (simulate direct --attacker-config FILE):")
-        print(f"  {'model_rewrite':<22} {'':<5} a chat model rewrites the request K times")
+        print("model step (simulate direct|indirect --attacker-config FILE):")
+        print(
+            f"  {'model_rewrite':<22} {'':<5} a chat model rewrites the request, or the "
+            "planted instruction (after its template), K times"
+        )
 
 
 def _report(rows: int, inputs: int, techniques: list[str], output: Path, meta: Path) -> None:

@@ -11,7 +11,7 @@ from evalcli.errors import ConfigError
 
 if TYPE_CHECKING:
     from evalcli.config import JudgeConfig, LoadedConfig, Pricing
-    from evalcli.judge.client import ChatClient, ChatReply
+    from evalcli.judge.client import ChatClient, ChatReply, ClientPool
     from evalcli.prompts import PromptFile
 
 
@@ -88,12 +88,14 @@ class BuildContext:
         services: Shared services created lazily (judge clients, safety backends), by name.
         warnings: Where :meth:`warn` collects messages; the plan passes one list to every
             evaluator's context, and ``validate`` / ``run`` print them.
+        concurrency: The run's concurrency: the default call limit of each shared client.
     """
 
     loaded: LoadedConfig
     alias: str
     services: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    concurrency: int = 8
 
     def where(self, *loc: str | int, key: bool = False) -> str:
         """``file:line:col`` of a key inside this evaluator's spec."""
@@ -114,8 +116,6 @@ class BuildContext:
         Raises:
             ConfigError: no judge is configured for it.
         """
-        from evalcli.judge.client import ClientPool
-
         settings = override or self.loaded.config.judge
         if settings is None:
             raise ConfigError(
@@ -125,9 +125,11 @@ class BuildContext:
                 hint="add judge: {type: azure_openai, endpoint: ..., deployment: ..., api_key: "
                 "${env:AZURE_OPENAI_API_KEY}} (or type: openai with base_url/model)",
             )
-        pool = self.services.setdefault("clients", ClientPool())
-        assert isinstance(pool, ClientPool)
-        return Judge(pool.get(settings, "judge"), settings)
+        return Judge(self.client_pool().get(settings, "judge"), settings)
+
+    def client_pool(self) -> ClientPool:
+        """The run's shared client pool (judges, chat targets, Content Safety)."""
+        return client_pool(self.services, self.concurrency)
 
     def rubric(self, prompt: str | None, default: Path | None = None) -> PromptFile:
         """Load and lint a rubric: ``prompt`` (relative to the config) or ``default``.
@@ -146,3 +148,18 @@ class BuildContext:
                 where=self.where(key=True),
             )
         return load_rubric(default)
+
+
+def client_pool(services: dict[str, Any], concurrency: int) -> ClientPool:
+    """``services["clients"]``, created on first use with that default call limit.
+
+    Created only when something calls out (a judge, a chat target, Content Safety), so that
+    validating a config of local metrics never imports the client stack (start-up, issue 15).
+    """
+    from evalcli.judge.client import ClientPool
+
+    pool = services.get("clients")
+    if pool is None:
+        pool = services["clients"] = ClientPool(concurrency=concurrency)
+    assert isinstance(pool, ClientPool)
+    return pool

@@ -57,7 +57,6 @@ def content_safety(ctx: BuildContext, where: str) -> ContentSafety:
     existing = ctx.services.get("content_safety")
     if isinstance(existing, ContentSafety):
         return existing
-    from evalcli.judge.client import ClientPool
     from evalcli.remote.auth import entra_token_provider
     from evalcli.safety.client import ContentSafetyClient
 
@@ -70,8 +69,7 @@ def content_safety(ctx: BuildContext, where: str) -> ContentSafety:
             hint="add safety: {endpoint: https://<resource>.cognitiveservices.azure.com, "
             "api_key: ${env:CONTENT_SAFETY_KEY}}",
         )
-    pool = ctx.services.setdefault("clients", ClientPool())
-    assert isinstance(pool, ClientPool)
+    pool = ctx.client_pool()
     token = None
     if cfg.api_key is None:
         token = pool.token_provider or entra_token_provider(

@@ -35,7 +35,13 @@ import sys
 import zipfile
 from collections.abc import Sequence
 from typing import Final
-from urllib.request import url2pathname
+
+# urllib.request's own url2pathname, without importing urllib.request (http.client, ssl,
+# email: 5-7 ms of `evalcli validate`'s start-up, issue 15): the same two definitions.
+if sys.platform == "win32":  # os.name == "nt", as urllib.request tests it
+    from nturl2path import url2pathname
+else:
+    from urllib.parse import unquote as url2pathname
 
 __all__ = ["DirPointer", "ZipPointer", "default_paths", "find"]
 

@@ -8,8 +8,8 @@ attacked variants tagged ``pair_id``, ``variant_id``, ``technique``, ``template_
 ``template_version`` and ``converter``, plus a ``<output>.meta.json`` sidecar. Techniques are
 templates (:mod:`evalcli.simulate.templates`) and converters
 (:mod:`evalcli.simulate.converters`) chained left to right
-(:mod:`evalcli.simulate.techniques`). Nothing is sent anywhere, unless ``simulate direct``
-is given an attacker model (:mod:`evalcli.simulate.attacker`, step ``model_rewrite``).
+(:mod:`evalcli.simulate.techniques`). Nothing is sent anywhere, unless either command is
+given an attacker model (:mod:`evalcli.simulate.attacker`, step ``model_rewrite``).
 """
 
 from __future__ import annotations

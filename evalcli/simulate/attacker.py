@@ -1,10 +1,12 @@
-"""Model-driven attacks: ``simulate direct --attacker-config FILE`` (off by default).
+"""Model-driven attacks: ``simulate direct|indirect --attacker-config FILE`` (off by default).
 
 The attacker is a chat model, configured like the judge (the same keys and client: an Azure
 OpenAI deployment or an OpenAI(-compatible) model, see :class:`evalcli.config.JudgeConfig`)
 in a YAML file of its own, plus an optional ``prompt:`` (a prompt file of yours, relative
 to the YAML file; it must declare the inputs ``request`` and ``count`` and make the model
-answer ``{"variants": [...]}``)::
+answer ``{"variants": [...]}``; without it each command uses its shipped prompt,
+``attacker.prompty`` for direct attacks, ``attacker_indirect.prompty`` for planted
+instructions)::
 
     type: azure_openai
     endpoint: ${env:AZURE_OPENAI_ENDPOINT}
@@ -12,8 +14,10 @@ answer ``{"variants": [...]}``)::
     api_key: ${env:AZURE_OPENAI_API_KEY}
 
 For each row the step ``model_rewrite`` makes one call asking for K rewrites of the text it
-is given (the user turn, or what the steps before it in a chain made of it) and variant
-``i`` of the row takes rewrite ``i``. The call goes through the run's call cache (the same
+is given (the user turn, or what the steps before it in a chain made of it; in ``simulate
+indirect`` the instruction its template wrote, see
+:class:`evalcli.simulate.indirect.KeepCanary`) and variant ``i`` of the row takes rewrite
+``i``. The call goes through the run's call cache (the same
 file as judge answers, kind ``attacker``), so a second run with the same input, seed,
 prompt and model is answered from the cache and writes byte-identical output; the seed is
 also sent as the ``seed`` sampling parameter, which OpenAI models honour on a best-effort
@@ -39,6 +43,7 @@ from evalcli.errors import ConfigError, RowError, RunError
 from evalcli.judge.client import ChatClient
 from evalcli.judge.parse import extract_json_object
 from evalcli.prompts import PromptFile, PromptFileError, load_prompt
+from evalcli.simulate.templates import Kind
 from evalcli.yamlsrc import load_yaml
 
 STEP_ID = "model_rewrite"
@@ -55,15 +60,20 @@ class AttackerError(RunError):
     """The attacker model failed or gave an unusable answer (exit 3, nothing written)."""
 
 
-def builtin_prompt() -> Path:
-    """The shipped rewrite prompt."""
-    return Path(str(resources.files("evalcli.simulate").joinpath("attacker.prompty")))
+#: The shipped rewrite prompt of each ``simulate`` command.
+BUILTIN_PROMPTS = {"direct": "attacker.prompty", "indirect": "attacker_indirect.prompty"}
+
+
+def builtin_prompt(kind: Kind = "direct") -> Path:
+    """The shipped rewrite prompt of ``simulate <kind>``."""
+    name = BUILTIN_PROMPTS[kind]
+    return Path(str(resources.files("evalcli.simulate").joinpath(name)))
 
 
 def load_attacker_config(
-    path: Path, env: Mapping[str, str] | None = None
+    path: Path, env: Mapping[str, str] | None = None, kind: Kind = "direct"
 ) -> tuple[AttackerConfig, PromptFile]:
-    """Read and check an attacker file and its prompt.
+    """Read and check an attacker file and its prompt (the file's, else the one of ``kind``).
 
     Raises:
         ConfigError: unreadable YAML, an unknown or invalid key, an unset ``${env:NAME}``,
@@ -82,7 +92,7 @@ def load_attacker_config(
         cfg = AttackerConfig.model_validate(data)
     except ValidationError as exc:
         raise pydantic_to_config_error(exc, smap, AttackerConfig) from None
-    prompt_path = builtin_prompt()
+    prompt_path = builtin_prompt(kind)
     if cfg.prompt is not None:
         prompt_path = cfg.prompt if cfg.prompt.is_absolute() else path.parent / cfg.prompt
     try:
@@ -176,11 +186,16 @@ class ModelRewrite:
         }
 
 
-def open_attacker(path: Path, *, per_row: int, seed: int, cache: CallCache | None) -> ModelRewrite:
-    """The ``model_rewrite`` step of an attacker file, its calls answered from ``cache``."""
+def open_attacker(
+    path: Path, *, per_row: int, seed: int, cache: CallCache | None, kind: Kind = "direct"
+) -> ModelRewrite:
+    """The ``model_rewrite`` step of an attacker file for ``simulate <kind>``.
+
+    Its calls are answered from ``cache`` when it holds them.
+    """
     from evalcli.evaluators.judged import sampling_params
 
-    cfg, prompt = load_attacker_config(path)
+    cfg, prompt = load_attacker_config(path, kind=kind)
     # The judge's rule: the prompt file's parameters, unless the attacker file sets them.
     params = sampling_params(prompt, cfg)
     params["seed"] = seed

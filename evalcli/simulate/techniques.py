@@ -10,9 +10,11 @@ fills the role-play template with the request, then Base64-encodes the whole pro
 * ``simulate indirect``: the chain starts with exactly one indirect template (filled with
   the canary token); the converters after it transform the planted instruction.
 
-``model_rewrite`` (``simulate direct --attacker-config``, :mod:`evalcli.simulate.attacker`)
-is a step too: a chat model rewrites its input into K adversarial prompts, variant ``i``
-taking rewrite ``i``; it may stand alone or in a chain (``model_rewrite+base64``).
+``model_rewrite`` (``--attacker-config``, :mod:`evalcli.simulate.attacker`) is a step too: a
+chat model rewrites its input into K adversarial texts, variant ``i`` taking rewrite ``i``.
+In ``simulate direct`` it may stand alone or in a chain (``model_rewrite+base64``); in
+``simulate indirect`` it comes right after the template (``system_notice+model_rewrite``,
+then converters if any), because it rewrites the plain instruction holding the canary.
 
 Variants: when a template has several phrasings (``texts:``), the K variants of a row take
 them in a seeded random order, each once before any repeats. Randomised converters draw
@@ -155,7 +157,9 @@ def parse_techniques(
     """Technique chains from ``--technique`` values (each may list several, comma-separated).
 
     Without any value, every template of ``kind`` alone. Duplicates are dropped. With a
-    ``rewriter`` (``--attacker-config``), ``model_rewrite`` is added unless a chain uses it.
+    ``rewriter`` (``--attacker-config``) and no chain using it, ``model_rewrite`` is added:
+    alone (direct), or after each template the chains start with (indirect:
+    ``system_notice`` gives ``system_notice+model_rewrite``).
 
     Raises:
         TechniqueError: an unknown step (with the closest names), a template of the other
@@ -174,8 +178,18 @@ def parse_techniques(
         if not specs:
             raise TechniqueError(f"no {kind} templates are available")
     if rewriter is not None and not any(MODEL_REWRITE in s.split("+") for s in specs):
-        specs.append(MODEL_REWRITE)
+        specs += _model_rewrite_specs(specs, kind)
     return [_parse_one(spec, templates, kind, rewriter) for spec in specs]
+
+
+def _model_rewrite_specs(specs: Sequence[str], kind: Kind) -> list[str]:
+    """The chains ``--attacker-config`` adds when none names ``model_rewrite``."""
+    if kind == "direct":
+        return [MODEL_REWRITE]
+    # Indirect: the model needs an instruction to rewrite, so it follows each template
+    # given (a bad first step is left for _parse_one to report).
+    firsts = dict.fromkeys(spec.split("+")[0] for spec in specs)
+    return [f"{first}+{MODEL_REWRITE}" for first in firsts]
 
 
 def _parse_one(
@@ -186,9 +200,11 @@ def _parse_one(
         if not part:
             raise TechniqueError(f"--technique {spec!r} has an empty step (a stray '+')")
         if part == MODEL_REWRITE:
-            if kind != "direct":
+            if kind == "indirect" and len(steps) != 1:
                 raise TechniqueError(
-                    f"--technique {spec!r}: {MODEL_REWRITE} works in `simulate direct` only"
+                    f"--technique {spec!r}: in `simulate indirect`, {MODEL_REWRITE} rewrites "
+                    "the instruction a template wrote, so it comes right after the template "
+                    "(e.g. system_notice+model_rewrite, or system_notice+model_rewrite+base64)"
                 )
             if rewriter is None:
                 raise TechniqueError(

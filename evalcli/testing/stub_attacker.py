@@ -1,4 +1,4 @@
-"""The stub's attacker model: deterministic answers to ``simulate direct --attacker-config``.
+"""The stub's attacker model: deterministic answers to ``simulate ... --attacker-config``.
 
 A chat request whose last user message holds a ``<request>...</request>`` block and a
 ``<count>N</count>`` tag (the shape of evalcli's ``model_rewrite`` prompt) is answered with
@@ -6,7 +6,8 @@ A chat request whose last user message holds a ``<request>...</request>`` block 
 (cycling), whatever the deployment or model name. Two of the three framings carry a cue of
 the vulnerable app (:data:`evalcli.testing.stub_vulnerable.JAILBREAK_CUES`) and the third
 does not, so a walkthrough through ``vulnerable-app`` has a known attack success rate:
-rewrites 1 and 3 of every request get through, rewrite 2 is refused.
+rewrites 1 and 3 of every request get through, rewrite 2 is refused. The indirect prompt
+has the same shape, so a planted instruction is wrapped the same way, its canary kept.
 """
 
 from __future__ import annotations
