@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evalcli.aggregate import metric_specs
 from evalcli.config import EvaluatorConfig, LoadedConfig
 from evalcli.conversation import TURN_INPUTS, supports_conversation
 from evalcli.dataset import DataPath, Dataset, DatasetScan
 from evalcli.envref import ENV_REF, unset_env_error, with_unset_env
 from evalcli.errors import ConfigError, MappingError, ResourceError, UsageError
 from evalcli.evaluators.base import Evaluator
-from evalcli.evaluators.context import BuildContext
+from evalcli.evaluators.context import BuildContext, client_pool
 from evalcli.evaluators.params import parse_params
 from evalcli.mapping import Ref, parse_ref
+from evalcli.metric_specs import metric_specs
 from evalcli.registry import Registry, default_registry
 from evalcli.suggest import did_you_mean
 from evalcli.targets.base import Target
@@ -137,10 +137,10 @@ def _build_plan(
                 + (", or give dataset.path" if loc[0] == "dataset" else ""),
             )
     reg = registry or default_registry()
-    from evalcli.judge.client import ClientPool
-
-    pool = ClientPool(concurrency=opts.concurrency or cfg.run.concurrency)
-    services: dict[str, Any] = {"clients": pool}
+    concurrency = opts.concurrency or cfg.run.concurrency
+    # The client pool (services["clients"]) is made by the first evaluator or target that
+    # calls out (evaluators.context.client_pool): none for a config of local metrics.
+    services: dict[str, Any] = {}
 
     # 1. Evaluators: names and settings (cheap, and the most common mistakes). Each one's own
     # keys are validated by the settings model its declaration names, then it is built.
@@ -155,7 +155,7 @@ def _build_plan(
             else loaded.where("evaluators", alias, key=True),
         )
         params = parse_params(info, alias, spec, loaded, reg)
-        ctx = BuildContext(loaded, alias, services, build_warnings)
+        ctx = BuildContext(loaded, alias, services, build_warnings, concurrency)
         ev = info.factory(alias, params, ctx)
         ev.family = str(info.family)
         built.append((alias, spec, ev, use))
@@ -165,9 +165,11 @@ def _build_plan(
 
     # 3. Mappings, checked against a scan of the whole dataset.
     column_refs = _parse_mapping(cfg.columns, loaded, ("columns",))
-    from evalcli.targets import build_target
+    target = None
+    if cfg.target is not None:
+        from evalcli.targets import build_target
 
-    target = build_target(loaded, pool, opts.concurrency or cfg.run.concurrency)
+        target = build_target(loaded, client_pool(services, concurrency), concurrency)
     bound: list[BoundEvaluator] = []
     for alias, spec, ev, use in built:
         own = _parse_mapping(spec.columns, loaded, ("evaluators", alias, "columns"))
@@ -253,10 +255,9 @@ def _build_plan(
         _refuse_unresolved_output_dir(loaded, opts)
         check_writable(out_dir, loaded.where("output", "dir") if cfg.output.dir else None)
 
-    io_threads = max(
-        opts.concurrency or cfg.run.concurrency,
-        sum(getattr(c, "limit", 0) for c in (*pool.clients.values(), *pool.others)),
-    )
+    pool = services.get("clients")
+    clients = (*pool.clients.values(), *pool.others) if pool is not None else ()
+    io_threads = max(concurrency, sum(getattr(c, "limit", 0) for c in clients))
     workers = opts.workers if opts.workers is not None else cfg.run.workers
     if workers is None:
         workers = min(os.cpu_count() or 1, 8)
@@ -266,7 +267,7 @@ def _build_plan(
         scan=scan,
         evaluators=bound,
         output_dir=out_dir,
-        concurrency=opts.concurrency or cfg.run.concurrency,
+        concurrency=concurrency,
         max_error_rate=cfg.run.max_error_rate,
         workers=workers,
         metric_names=metric_names,

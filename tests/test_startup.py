@@ -77,6 +77,41 @@ def test_validate_imports_only_the_families_a_config_uses() -> None:
     assert "evalcli.evaluators.nlp" in imported
     for unused in ("quality", "safety", "agents", "guidelines", "checks", "custom_prompt"):
         assert f"evalcli.evaluators.{unused}" not in imported, unused
+    # Nothing here calls out or aggregates: no client stack (made only for a judge, a target
+    # or Content Safety), no results models, no run machinery, and no urllib.request
+    # (http.client, ssl) for the NLTK data search's path conversion.
+    assert not imported & {"http", "ssl"}
+    for module in ("judge.client", "remote", "aggregate", "results", "api", "runner"):
+        assert f"evalcli.{module}" not in imported, module
+
+
+def test_the_client_pool_is_made_only_for_a_config_that_calls_out(
+    make_config: MakeConfig,
+) -> None:
+    from evalcli.api import validate
+
+    local = validate(REPO / "configs" / "quickstart.yaml")
+    assert "clients" not in local.services
+    judged = validate(
+        make_config(
+            """
+            dataset: {path: data.jsonl}
+            columns: {query: "${data.q}", response: "${data.a}"}
+            judge: {type: openai, base_url: "http://127.0.0.1:9/v1", model: m, api_key: k-123456}
+            evaluators: {relevance: {}, fluency: {}}
+            run: {concurrency: 3}
+            output: {dir: out}
+            """,
+            [{"q": "q?", "a": "a."}],
+        )
+    )
+    try:
+        pool = judged.services["clients"]
+        # One shared judge client, limited by the run's concurrency as before.
+        assert pool.concurrency == 3
+        assert [c.role for c in pool.clients.values()] == ["judge"]
+    finally:
+        judged.close()
 
 
 def test_catalog_matches_the_declarations() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,7 +77,7 @@ def run_command(
             from evalcli.reporters.junit import check_junit_path
 
             check_junit_path(junit)
-        with progress_for(plan, quiet=quiet) as progress:
+        with _startup_frozen(), progress_for(plan, quiet=quiet) as progress:
             if spark is not None:
                 result, _ = spark.run(plan, progress=progress.update)
             else:
@@ -193,6 +195,24 @@ def validate_command(config: Path, *, debug: bool) -> None:
             f"{plural(len(plan.loaded.config.gates), 'gate')}; "
             f"output to {plan.output_dir}"
         )
+
+
+@contextmanager
+def _startup_frozen() -> Iterator[None]:
+    """Keep what start-up built out of the cyclic collector's sight during the run.
+
+    Modules, classes and the plan live until exit; the run's own objects come and go. Frozen,
+    the former is not walked again by every full collection: ~40 ms of CPU in a 600-call
+    judge run (issue 15). Unfrozen afterwards, so that a process running several evaluations
+    (tests, notebooks) still collects what they leave behind.
+    """
+    import gc
+
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def cache_command(action: str, path: Path) -> None:
