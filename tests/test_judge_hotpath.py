@@ -6,6 +6,7 @@ itself (issue 15). What the server receives and what the run reads must be what
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -228,3 +229,32 @@ def test_the_fast_surrogate_check_agrees_with_the_regex(text: str) -> None:
         lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False)
     )
     assert json_text(text) == escaped
+
+
+def test_a_run_in_a_longer_process_leaves_the_collector_as_it_found_it(
+    stub: StubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``evalcli run`` freezes the start-up heap for the run (issue 15); a process that runs
+    evaluations one after another (this test process, a notebook) must get it back unfrozen,
+    or every run's leftover cycles would never be collected."""
+    import gc
+
+    from typer.testing import CliRunner
+
+    from evalcli.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    (tmp_path / "data.jsonl").write_text('{"q": "Why? STUB_SCORE=4", "a": "Because."}\n')
+    (tmp_path / "run.yaml").write_text(
+        "dataset: {path: data.jsonl}\n"
+        "columns: {query: ${data.q}, response: ${data.a}}\n"
+        f"judge: {{type: openai, base_url: '{stub.url}/v1', model: llama3.1, "
+        "api_key: ${env:OPENAI_API_KEY}}\n"
+        "evaluators: {coherence: {}}\n"
+        "output: {dir: out}\n"
+    )
+    assert gc.get_freeze_count() == 0
+    result = CliRunner().invoke(app, ["run", "run.yaml", "-q", "--no-cache"])
+    assert result.exit_code == 0, result.output
+    assert gc.get_freeze_count() == 0

@@ -203,16 +203,19 @@ def _startup_frozen() -> Iterator[None]:
 
     Modules, classes and the plan live until exit; the run's own objects come and go. Frozen,
     the former is not walked again by every full collection: ~40 ms of CPU in a 600-call
-    judge run (issue 15). Unfrozen afterwards, so that a process running several evaluations
-    (tests, notebooks) still collects what they leave behind.
+    judge run (issue 15). The console script froze its start-up already (``main``) and keeps
+    it so until exit; a process that had frozen nothing (tests, a notebook running several
+    evaluations) gets its heap back unfrozen, so that it still collects what runs leave.
     """
     import gc
 
+    unfreeze = gc.get_freeze_count() == 0
     gc.freeze()
     try:
         yield
     finally:
-        gc.unfreeze()
+        if unfreeze:
+            gc.unfreeze()
 
 
 def cache_command(action: str, path: Path) -> None:
