@@ -137,13 +137,8 @@ def run(
         evalcli.errors.UsageError: bad input found before the run (nothing was written).
     """
     plan = config if isinstance(config, RunPlan) else build_plan(_load(config), options)
-    pool = plan.services.get("clients")
-    cache = CallCache(plan.cache_path) if plan.cache_path is not None else None
     writer = TranscriptWriter(transcripts) if transcripts is not None else None
-    if isinstance(pool, ClientPool):
-        pool.attach(writer, cache)
-    if plan.target is not None:
-        plan.target.cache = cache
+    services = RunServices(plan, writer)
     agg = Aggregator([b.evaluator for b in plan.evaluators], has_target=plan.target is not None)
     files = ResultFiles(plan, plan.output_dir) if write_files else None
     sink = _Collector(agg, files, keep_rows, on_row)
@@ -158,15 +153,37 @@ def run(
             files.abort()
         raise
     finally:
-        if isinstance(pool, ClientPool):
-            pool.close()
-        if plan.target is not None:
-            plan.target.close()
-        if cache is not None:
-            cache.close()
+        services.close()
     if files is not None and plan.loaded.config.output.mlflow is not None:
         _track(plan, result)
     return result
+
+
+class RunServices:
+    """What a run opens besides its plan: the call cache, and the clients attached to it.
+
+    Shared by the local engine (:func:`run`) and each Spark task, which must open and close
+    them the same way.
+    """
+
+    def __init__(self, plan: RunPlan, writer: TranscriptWriter | None = None) -> None:
+        self.plan = plan
+        self.cache = CallCache(plan.cache_path) if plan.cache_path is not None else None
+        pool = plan.services.get("clients")
+        self.pool = pool if isinstance(pool, ClientPool) else None
+        if self.pool is not None:
+            self.pool.attach(writer, self.cache)
+        if plan.target is not None:
+            plan.target.cache = self.cache
+
+    def close(self) -> None:
+        """Close the clients, the target and the cache (in that order: clients may write)."""
+        if self.pool is not None:
+            self.pool.close()
+        if self.plan.target is not None:
+            self.plan.target.close()
+        if self.cache is not None:
+            self.cache.close()
 
 
 def _track(plan: RunPlan, result: RunResult) -> None:

@@ -65,9 +65,7 @@ def evaluate_partition(spec: TaskSpec, batches: Iterable[Any]) -> Iterator[Any]:
     if first is None:
         return  # an empty partition
     from evalcli.aggregate import Aggregator
-    from evalcli.api import _Collector
-    from evalcli.cache import CallCache
-    from evalcli.judge.client import ClientPool
+    from evalcli.api import RunServices, _Collector
     from evalcli.plan import PlanOptions, build_plan
     from evalcli.runner import Runner
 
@@ -84,12 +82,7 @@ def evaluate_partition(spec: TaskSpec, batches: Iterable[Any]) -> Iterator[Any]:
         spark=True,
     )
     plan = build_plan(spec.loaded, opts)
-    pool = plan.services.get("clients")
-    cache = CallCache(plan.cache_path) if plan.cache_path is not None else None
-    if isinstance(pool, ClientPool):
-        pool.attach(None, cache)
-    if plan.target is not None:
-        plan.target.cache = cache
+    services = RunServices(plan)
     schema = output_schema(spec.columns)
     agg = Aggregator([b.evaluator for b in plan.evaluators], has_target=plan.target is not None)
     collector = _Collector(agg, None, False, None)  # the local engine's metrics and errors
@@ -129,19 +122,14 @@ def evaluate_partition(spec: TaskSpec, batches: Iterable[Any]) -> Iterator[Any]:
             "rows": stats.rows_done,
             "agg": agg.state(),
             "errors": collector.errors,
-            "usage": pool.usage() if isinstance(pool, ClientPool) else {},
+            "usage": services.pool.usage() if services.pool is not None else {},
             "target_usage": plan.target.usage() if plan.target is not None else {},
             "fatal": str(stats.fatal) if stats.fatal is not None else None,
             "abandoned": stats.abandoned_calls,
         }
         yield pa.RecordBatch.from_pylist([{LINE: 0, TASK_INFO: pickle.dumps(info)}], schema=schema)
     finally:
-        if isinstance(pool, ClientPool):
-            pool.close()
-        if plan.target is not None:
-            plan.target.close()
-        if cache is not None:
-            cache.close()
+        services.close()
 
 
 def use_nltk_data(path: str) -> None:
