@@ -1,0 +1,155 @@
+"""Issue 15, keep: the 2,000-row NLP run against the reference SDK's same run, side by side.
+
+    python benchmarks/bench_nlp_vs_reference.py [--repeat 5] [--refvenv /tmp/refvenv]
+
+Times two whole processes on the same 2,000 rows (``_common.qa_rows``) and the same metrics
+(F1, BLEU, ROUGE-L), alternated, and prints the median of each and their ratio next to the
+target (evalcli >= 10x faster):
+
+* evalcli: ``evalcli run <config>`` with default flags, so the worker pool runs as users get
+  it (the table goes to /dev/null);
+* the reference: ``python -c <script>`` in the ``azure-ai-evaluation==1.18.10`` virtualenv
+  (``_reference.ensure_refvenv``), calling ``evaluate()`` with the three evaluators and the
+  same column mapping, with the NLTK data and archives ``bench_quickstart`` prepares so that
+  it never tries the network.
+
+Both runs' metric means are compared (to 1e-9) once, untimed, before timing; that run also
+prints how long one reference run takes (about 8 s on 2 cores here, so 5 repeats take about
+a minute and a half; lower --repeat on slower machines).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+from _common import EVALCLI, qa_rows, timed, write_jsonl
+from _reference import DEFAULT_REFVENV, ensure_refvenv, load, machine
+from bench_quickstart import optional_heavy_packages, reference_data
+
+TARGET = 10.0
+ROWS = 2000
+
+CONFIG = """
+name: bench-nlp-vs-reference
+dataset: {{path: {data}}}
+columns:
+  response: ${{data.answer}}
+  ground_truth: ${{data.truth}}
+evaluators:
+  f1_score: {{}}
+  bleu: {{}}
+  rougeL: {{use: rouge, params: {{rouge_type: rougeL}}}}
+output: {{dir: {out}}}
+run: {{max_error_rate: 0.0}}
+"""
+
+# The reference's same run: the same evaluators (default parameters) and column mapping.
+REFERENCE_SCRIPT = """
+import json, sys
+from azure.ai.evaluation import (
+    BleuScoreEvaluator, F1ScoreEvaluator, RougeScoreEvaluator, RougeType, evaluate,
+)
+mapping = {"column_mapping": {"response": "${data.answer}", "ground_truth": "${data.truth}"}}
+evaluators = {
+    "f1_score": F1ScoreEvaluator(),
+    "bleu": BleuScoreEvaluator(),
+    "rougeL": RougeScoreEvaluator(RougeType.ROUGE_L),
+}
+result = evaluate(
+    data=sys.argv[1], evaluators=evaluators,
+    evaluator_config={name: mapping for name in evaluators}, output_path=sys.argv[2],
+)
+print(json.dumps(result["metrics"]))
+"""
+
+# metric in the reference's result -> evalcli's results.json key (as in bench_quickstart)
+SAME_METRICS = {
+    "f1_score.f1_score": "f1_score.f1_score",
+    "bleu.bleu": "bleu.bleu",
+    "rougeL.rouge": "rougeL.rouge",
+}
+
+
+def check_same_means(
+    ours: list[str], theirs: list[str], ref_env: dict[str, str], out: Path
+) -> float:
+    """Run both once (untimed; warms the page cache); fail unless the means agree.
+
+    Returns the reference run's wall time, to tell how long the timed loop will take.
+    """
+    subprocess.run(ours, check=True, capture_output=True)
+    t0 = time.perf_counter()
+    ref = subprocess.run(
+        theirs, check=True, capture_output=True, text=True, env={**os.environ, **ref_env}
+    )
+    ref_wall = time.perf_counter() - t0
+    ref_metrics = json.loads(ref.stdout.strip().splitlines()[-1])
+    our_metrics = json.loads((out / "results.json").read_text())["metrics"]
+    for ref_key, our_key in SAME_METRICS.items():
+        diff = abs(ref_metrics[ref_key] - our_metrics[our_key])
+        if diff > 1e-9:
+            raise SystemExit(
+                f"{ref_key}: reference {ref_metrics[ref_key]} != evalcli {our_metrics[our_key]}"
+            )
+        print(f"same mean {ref_key}: {our_metrics[our_key]:.12f} (|diff| {diff:.1e})")
+    return ref_wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--refvenv", type=Path, default=DEFAULT_REFVENV)
+    parser.add_argument(
+        "--evalcli", default=EVALCLI, help="the evalcli executable (default: this venv's)"
+    )
+    args = parser.parse_args()
+    heavy = optional_heavy_packages(Path(args.evalcli).parent / "python")
+    if heavy:
+        print(f"note: environments may hold {', '.join(heavy)} (see bench_quickstart)")
+
+    ref_python = ensure_refvenv(args.refvenv)
+    with tempfile.TemporaryDirectory(prefix="bench-nlp-vs-ref-") as tmp:
+        scratch = Path(tmp)
+        # Run from the scratch directory so nothing (e.g. a .evalcli/ cache) lands in the repo.
+        os.chdir(scratch)
+        data = scratch / "nlp2000.jsonl"
+        write_jsonl(data, qa_rows(ROWS))
+        out = scratch / "evalcli-out"
+        cfg = scratch / "nlp2000.yaml"
+        cfg.write_text(textwrap.dedent(CONFIG).format(data=data, out=out))
+        ref_env = {"NLTK_DATA": str(reference_data(scratch))}
+        ours = [args.evalcli, "run", str(cfg)]
+        theirs = [str(ref_python), "-c", REFERENCE_SCRIPT, str(data), str(scratch / "ref.json")]
+
+        ref_wall = check_same_means(ours, theirs, ref_env, out)
+        print(f"one untimed reference run: {ref_wall:.1f} s")
+
+        print(f"machine: {machine()}; load before: {load()}")
+        walls: dict[str, list[float]] = {"evalcli": [], "reference": []}
+        for _ in range(args.repeat):
+            walls["evalcli"].append(timed(ours)[0])
+            walls["reference"].append(timed(theirs, env=ref_env)[0])
+        print(f"load after: {load()}")
+
+    med = {name: statistics.median(values) for name, values in walls.items()}
+    for name, values in walls.items():
+        shown = ", ".join(f"{v:.2f}" for v in values)
+        print(f"{name:<10} median {med[name]:.2f} s  ({shown})")
+    ratio = med["reference"] / med["evalcli"]
+    verdict = "met" if ratio >= TARGET else "NOT met"
+    print(
+        f"{ROWS:,} rows x F1+BLEU+ROUGE-L, whole process: reference / evalcli = {ratio:.1f}x "
+        f"(target >= {TARGET:.0f}x: {verdict})"
+    )
+
+
+if __name__ == "__main__":
+    main()
