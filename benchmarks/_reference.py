@@ -7,6 +7,8 @@ script on the same machine, so every ``bench_*`` script comparing with it gets t
   (``python3 -m venv`` + pip, once; ``/tmp/refvenv`` unless told otherwise). A lock file next
   to it keeps two benchmarks started at once from installing into it together.
 * :func:`machine` and :func:`load`: what to record with the numbers.
+* :func:`check_same_means` (one untimed run of each, metrics compared) and
+  :func:`alternate` / :func:`print_ratio`: the timed loop and its verdict.
 
 CI does not run these benchmarks (they need the network once, for pip).
 """
@@ -14,10 +16,16 @@ CI does not run these benchmarks (they need the network once, for pip).
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import platform
+import statistics
 import subprocess
+import time
+from collections.abc import Mapping
 from pathlib import Path
+
+from _common import timed
 
 REFERENCE_REQUIREMENT = "azure-ai-evaluation==1.18.10"
 DEFAULT_REFVENV = Path("/tmp/refvenv")
@@ -66,3 +74,58 @@ def load() -> str:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
         return "n/a"
+
+
+def check_same_means(
+    ours: list[str],
+    theirs: list[str],
+    ref_env: dict[str, str],
+    out: Path,
+    same_metrics: Mapping[str, str],
+) -> float:
+    """Run both once (untimed; warms the page cache); exit unless the means agree to 1e-9.
+
+    ``theirs`` prints the reference's metrics as JSON on its last line; ``out`` is evalcli's
+    output directory; ``same_metrics`` maps a reference key to evalcli's. Returns the
+    reference run's wall time, to tell how long the timed loop will take.
+    """
+    subprocess.run(ours, check=True, capture_output=True)
+    t0 = time.perf_counter()
+    ref = subprocess.run(
+        theirs, check=True, capture_output=True, text=True, env={**os.environ, **ref_env}
+    )
+    ref_wall = time.perf_counter() - t0
+    ref_metrics = json.loads(ref.stdout.strip().splitlines()[-1])
+    our_metrics = json.loads((out / "results.json").read_text())["metrics"]
+    for ref_key, our_key in same_metrics.items():
+        diff = abs(ref_metrics[ref_key] - our_metrics[our_key])
+        if diff > 1e-9:
+            raise SystemExit(
+                f"{ref_key}: reference {ref_metrics[ref_key]} != evalcli {our_metrics[our_key]}"
+            )
+        print(f"same mean {ref_key}: {our_metrics[our_key]:.12f} (|diff| {diff:.1e})")
+    return ref_wall
+
+
+def alternate(
+    ours: list[str], theirs: list[str], ref_env: dict[str, str], repeat: int
+) -> dict[str, list[float]]:
+    """Time both whole processes ``repeat`` times, alternated; print machine and load."""
+    print(f"machine: {machine()}; load before: {load()}")
+    walls: dict[str, list[float]] = {"evalcli": [], "reference": []}
+    for _ in range(repeat):
+        walls["evalcli"].append(timed(ours)[0])
+        walls["reference"].append(timed(theirs, env=ref_env)[0])
+    print(f"load after: {load()}")
+    return walls
+
+
+def print_ratio(walls: dict[str, list[float]], what: str, target: float) -> None:
+    """Print each side's median and the reference / evalcli ratio next to its target."""
+    med = {name: statistics.median(values) for name, values in walls.items()}
+    for name, values in walls.items():
+        shown = ", ".join(f"{v:.2f}" for v in values)
+        print(f"{name:<10} median {med[name]:.2f} s  ({shown})")
+    ratio = med["reference"] / med["evalcli"]
+    verdict = "met" if ratio >= target else "NOT met"
+    print(f"{what}: reference / evalcli = {ratio:.1f}x (target >= {target:.0f}x: {verdict})")

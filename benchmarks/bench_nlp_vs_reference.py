@@ -21,17 +21,19 @@ a minute and a half; lower --repeat on slower machines).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
-import subprocess
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
-from _common import EVALCLI, qa_rows, timed, write_jsonl
-from _reference import DEFAULT_REFVENV, ensure_refvenv, load, machine
+from _common import EVALCLI, qa_rows, write_jsonl
+from _reference import (
+    DEFAULT_REFVENV,
+    alternate,
+    check_same_means,
+    ensure_refvenv,
+    print_ratio,
+)
 from bench_quickstart import optional_heavy_packages, reference_data
 
 TARGET = 10.0
@@ -78,31 +80,6 @@ SAME_METRICS = {
 }
 
 
-def check_same_means(
-    ours: list[str], theirs: list[str], ref_env: dict[str, str], out: Path
-) -> float:
-    """Run both once (untimed; warms the page cache); fail unless the means agree.
-
-    Returns the reference run's wall time, to tell how long the timed loop will take.
-    """
-    subprocess.run(ours, check=True, capture_output=True)
-    t0 = time.perf_counter()
-    ref = subprocess.run(
-        theirs, check=True, capture_output=True, text=True, env={**os.environ, **ref_env}
-    )
-    ref_wall = time.perf_counter() - t0
-    ref_metrics = json.loads(ref.stdout.strip().splitlines()[-1])
-    our_metrics = json.loads((out / "results.json").read_text())["metrics"]
-    for ref_key, our_key in SAME_METRICS.items():
-        diff = abs(ref_metrics[ref_key] - our_metrics[our_key])
-        if diff > 1e-9:
-            raise SystemExit(
-                f"{ref_key}: reference {ref_metrics[ref_key]} != evalcli {our_metrics[our_key]}"
-            )
-        print(f"same mean {ref_key}: {our_metrics[our_key]:.12f} (|diff| {diff:.1e})")
-    return ref_wall
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5)
@@ -129,26 +106,10 @@ def main() -> None:
         ours = [args.evalcli, "run", str(cfg)]
         theirs = [str(ref_python), "-c", REFERENCE_SCRIPT, str(data), str(scratch / "ref.json")]
 
-        ref_wall = check_same_means(ours, theirs, ref_env, out)
+        ref_wall = check_same_means(ours, theirs, ref_env, out, SAME_METRICS)
         print(f"one untimed reference run: {ref_wall:.1f} s")
-
-        print(f"machine: {machine()}; load before: {load()}")
-        walls: dict[str, list[float]] = {"evalcli": [], "reference": []}
-        for _ in range(args.repeat):
-            walls["evalcli"].append(timed(ours)[0])
-            walls["reference"].append(timed(theirs, env=ref_env)[0])
-        print(f"load after: {load()}")
-
-    med = {name: statistics.median(values) for name, values in walls.items()}
-    for name, values in walls.items():
-        shown = ", ".join(f"{v:.2f}" for v in values)
-        print(f"{name:<10} median {med[name]:.2f} s  ({shown})")
-    ratio = med["reference"] / med["evalcli"]
-    verdict = "met" if ratio >= TARGET else "NOT met"
-    print(
-        f"{ROWS:,} rows x F1+BLEU+ROUGE-L, whole process: reference / evalcli = {ratio:.1f}x "
-        f"(target >= {TARGET:.0f}x: {verdict})"
-    )
+        walls = alternate(ours, theirs, ref_env, args.repeat)
+    print_ratio(walls, f"{ROWS:,} rows x F1+BLEU+ROUGE-L, whole process", TARGET)
 
 
 if __name__ == "__main__":

@@ -24,18 +24,20 @@ time is its own work. Both runs' metrics are compared once before timing.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shutil
-import statistics
 import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
-from _common import EVALCLI, REPO, timed
-from _reference import DEFAULT_REFVENV, ensure_refvenv, load, machine
+from _common import EVALCLI, REPO
+from _reference import (
+    DEFAULT_REFVENV,
+    alternate,
+    check_same_means,
+    ensure_refvenv,
+    print_ratio,
+)
 
 TARGET = 5.0
 EVALCLI_DATA = REPO / ".venv" / "share" / "nltk_data"
@@ -138,36 +140,10 @@ def main() -> None:
         theirs = [str(ref_python), "-c", REFERENCE_SCRIPT, str(DATA), str(scratch / "ref.json")]
 
         # Once, untimed: warms the page cache and checks that both compute the same scores.
-        subprocess.run(ours, check=True, capture_output=True)
-        ref = subprocess.run(
-            theirs, check=True, capture_output=True, text=True, env={**os.environ, **ref_env}
-        )
-        ref_metrics = json.loads(ref.stdout.strip().splitlines()[-1])
-        our_metrics = json.loads((out / "results.json").read_text())["metrics"]
-        for ref_key, our_key in SAME_METRICS.items():
-            if abs(ref_metrics[ref_key] - our_metrics[our_key]) > 1e-9:
-                raise SystemExit(
-                    f"{ref_key}: reference {ref_metrics[ref_key]} != {our_metrics[our_key]}"
-                )
-
-        print(f"machine: {machine()}; load before: {load()}")
-        walls: dict[str, list[float]] = {"evalcli": [], "reference": []}
-        for _ in range(args.repeat):
-            walls["evalcli"].append(timed(ours)[0])
-            walls["reference"].append(timed(theirs, env=ref_env)[0])
-        print(f"load after: {load()}")
-
-    med = {name: statistics.median(values) for name, values in walls.items()}
-    for name, values in walls.items():
-        shown = ", ".join(f"{v:.2f}" for v in values)
-        print(f"{name:<10} median {med[name]:.2f} s  ({shown})")
-    ratio = med["reference"] / med["evalcli"]
-    verdict = "met" if ratio >= TARGET else "NOT met"
-    print(
-        f"quickstart, whole process: reference / evalcli = {ratio:.1f}x "
-        f"(target >= {TARGET:.0f}x: {verdict})"
-    )
+        check_same_means(ours, theirs, ref_env, out, SAME_METRICS)
+        walls = alternate(ours, theirs, ref_env, args.repeat)
+    print_ratio(walls, "quickstart, whole process", TARGET)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
