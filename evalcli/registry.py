@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -34,6 +34,8 @@ from evalcli.errors import ConfigError
 from evalcli.suggest import did_you_mean
 
 if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
     from evalcli.evaluators.catalog import Summary
     from evalcli.evaluators.declaration import EvaluatorInfo
 
@@ -220,10 +222,8 @@ def load_plugins(reg: Registry, allowed: frozenset[str] | None = None) -> None:
     """
     if allowed is not None and not allowed:
         return  # EVALCLI_PLUGINS=none: reading every distribution's metadata is not free
-    from importlib import metadata
-
     seen: set[str] = set()
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+    for ep in _entry_points(ENTRY_POINT_GROUP):
         dist = ep.dist.name if ep.dist is not None else "unknown distribution"
         version = ep.dist.version if ep.dist is not None else ""
         if normalize(dist) == "evalcli":
@@ -243,3 +243,14 @@ def load_plugins(reg: Registry, allowed: frozenset[str] | None = None) -> None:
             )
     for name in sorted((allowed or frozenset()) - seen):
         reg.warnings.append(f"{PLUGINS_ENV} names {name!r}, which is not an installed plugin")
+
+
+def _entry_points(group: str) -> Iterable[EntryPoint]:
+    """The group's entry points; importlib.metadata is imported only when there may be some."""
+    from evalcli.entry_points import may_declare
+
+    if not may_declare(group):
+        return ()
+    from importlib import metadata
+
+    return metadata.entry_points(group=group)

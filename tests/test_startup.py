@@ -49,7 +49,10 @@ def imported_by(*argv: str) -> set[str]:
     report = json.loads(proc.stderr.strip().splitlines()[-1])
     assert report["code"] in (0, None), proc.stderr
     modules: list[str] = report["modules"]
-    return {m.split(".")[0] for m in modules} | {m for m in modules if m.startswith("evalcli.")}
+    # Importing a module imports its top-level package first, so top-level names say what
+    # was imported. (Submodule names alone could mislead: the command's stand-in for
+    # pydantic's plugin loader sits in sys.modules without pydantic being imported.)
+    return {m for m in modules if "." not in m} | {m for m in modules if m.startswith("evalcli.")}
 
 
 HEAVY = {"openai", "nltk", "jinja2", "httpx", "httpx2", "sqlite3"}

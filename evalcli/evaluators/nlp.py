@@ -24,7 +24,9 @@ from evalcli.evaluators.base import (
 from evalcli.evaluators.context import BuildContext, EvalContext
 from evalcli.evaluators.declaration import Options
 from evalcli.evaluators.params import Threshold, check_threshold
-from evalcli.nlp import NLTK_NEEDS as NLTK_NEEDS  # NLTK packages each one needs (plan.py checks)
+
+# NLTK packages each one needs (plan.py checks)
+from evalcli.nlp._resources import NLTK_NEEDS as NLTK_NEEDS
 
 DEFAULT_THRESHOLD = 0.5
 UNIT = (0.0, 1.0)  # every NLP score is 0-1

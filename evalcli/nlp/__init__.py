@@ -11,17 +11,43 @@ Importing this package is cheap: nltk and its data are loaded on first use
 from processes forked after (or before) first use.
 """
 
-from evalcli.nlp._metrics import ROUGE_TYPES, bleu, f1_score, gleu, meteor, rouge
-from evalcli.nlp._resources import (
-    METRICS,
-    NLTK_NEEDS,
-    clear_caches,
-    missing_nltk_resources,
-    nltk_package,
-    preload,
-    required_nltk_resources,
-)
-from evalcli.nlp._tokenize import tokenize
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evalcli.nlp._metrics import ROUGE_TYPES, bleu, f1_score, gleu, meteor, rouge
+    from evalcli.nlp._resources import (
+        METRICS,
+        NLTK_NEEDS,
+        clear_caches,
+        missing_nltk_resources,
+        nltk_package,
+        preload,
+        required_nltk_resources,
+    )
+    from evalcli.nlp._tokenize import tokenize
+
+# Each public name and the module defining it. The package imports them on first access
+# (PEP 562): `evalcli validate` only reads NLTK_NEEDS, and the tokenizer module compiles
+# some 30 patterns at import (a few ms of validate's start-up, issue 15).
+_HOME = {
+    **dict.fromkeys(("ROUGE_TYPES", "bleu", "f1_score", "gleu", "meteor", "rouge"), "_metrics"),
+    **dict.fromkeys(
+        (
+            "METRICS",
+            "NLTK_NEEDS",
+            "clear_caches",
+            "missing_nltk_resources",
+            "nltk_package",
+            "preload",
+            "required_nltk_resources",
+        ),
+        "_resources",
+    ),
+    "tokenize": "_tokenize",
+}
 
 __all__ = [
     "METRICS",
@@ -39,3 +65,16 @@ __all__ = [
     "rouge",
     "tokenize",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # later accesses skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOME])
