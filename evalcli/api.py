@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalcli._version import __version__
 from evalcli.aggregate import Aggregator
@@ -15,7 +15,6 @@ from evalcli.cache import CallCache
 from evalcli.config import LoadedConfig, load_config
 from evalcli.errors import ExitCode, RowError
 from evalcli.gates import check_gates
-from evalcli.judge.client import ClientPool, TranscriptWriter
 from evalcli.plan import PlanOptions, RunPlan, build_plan
 from evalcli.reporters.files import ResultFiles
 from evalcli.reporters.terminal import plural
@@ -31,6 +30,9 @@ from evalcli.results import (
 )
 from evalcli.runner import ProgressFn, Runner, RunStats
 from evalcli.usercode import abandoned_calls
+
+if TYPE_CHECKING:
+    from evalcli.judge.client import ClientPool, TranscriptWriter
 
 
 def _load(config: str | os.PathLike[str] | LoadedConfig) -> LoadedConfig:
@@ -137,7 +139,11 @@ def run(
         evalcli.errors.UsageError: bad input found before the run (nothing was written).
     """
     plan = config if isinstance(config, RunPlan) else build_plan(_load(config), options)
-    writer = TranscriptWriter(transcripts) if transcripts is not None else None
+    writer = None
+    if transcripts is not None:
+        from evalcli.judge.client import TranscriptWriter
+
+        writer = TranscriptWriter(transcripts)
     services = RunServices(plan, writer)
     agg = Aggregator([b.evaluator for b in plan.evaluators], has_target=plan.target is not None)
     files = ResultFiles(plan, plan.output_dir) if write_files else None
@@ -169,8 +175,7 @@ class RunServices:
     def __init__(self, plan: RunPlan, writer: TranscriptWriter | None = None) -> None:
         self.plan = plan
         self.cache = CallCache(plan.cache_path) if plan.cache_path is not None else None
-        pool = plan.services.get("clients")
-        self.pool = pool if isinstance(pool, ClientPool) else None
+        self.pool = _client_pool(plan)
         if self.pool is not None:
             self.pool.attach(writer, self.cache)
         if plan.target is not None:
@@ -302,6 +307,19 @@ def _run_warnings(stats: RunStats) -> list[str]:
     return out
 
 
+def _client_pool(plan: RunPlan) -> ClientPool | None:
+    """The plan's pool of model clients, if it made one.
+
+    Imports the client stack only then: a run of local metrics never needs it.
+    """
+    pool = plan.services.get("clients")
+    if pool is None:
+        return None
+    from evalcli.judge.client import ClientPool
+
+    return pool if isinstance(pool, ClientPool) else None
+
+
 def _usage(plan: RunPlan, agg: Aggregator) -> dict[str, Any]:
     """Token, call and cost totals: per evaluator, per client, and for the run.
 
@@ -309,9 +327,9 @@ def _usage(plan: RunPlan, agg: Aggregator) -> dict[str, Any]:
     evaluator figures are what the evaluations consumed, cached or not.
     """
     per_eval: dict[str, dict[str, Any]] = {k: dict(v) for k, v in agg.token_usage().items()}
-    pool = plan.services.get("clients")
+    pool = _client_pool(plan)
     clients: dict[str, dict[str, Any]] = {}
-    if isinstance(pool, ClientPool):
+    if pool is not None:
         clients = {k: dict(v) for k, v in pool.usage().items()}
         for client in pool.clients.values():
             pricing = client.cfg.pricing

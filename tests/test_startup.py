@@ -184,17 +184,18 @@ def test_a_given_path_option_is_a_path(cli: CliRunner, make_config: MakeConfig) 
     assert row["source"] == f"config:{cfg}" and row["use"] == "code"
 
 
-def test_the_command_imports_nltk_without_scipy_or_sklearn(tmp_path: Path) -> None:
+def test_the_command_imports_nltk_without_scipy_sklearn_or_numpy(tmp_path: Path) -> None:
     """`evalcli run` of the quickstart: nltk without its SciPy/scikit-learn integrations.
 
     They cost 1.3-1.7 s of a 20-row run on a machine with the ML stack installed (the dev
-    venv has both through mlflow) and evalcli calls none of it (evalcli/nltk_import.py).
+    venv has both through mlflow) and evalcli calls none of it (evalcli/nltk_import.py);
+    NumPy, which nltk imports for code evalcli never calls either, ~40 ms.
     """
     pytest.importorskip("scipy")
     pytest.importorskip("sklearn")
     imported = imported_by("run", "configs/quickstart.yaml", "-o", str(tmp_path / "lean"))
     assert "nltk" in imported
-    assert not imported & {"scipy", "sklearn"}
+    assert not imported & {"scipy", "sklearn", "numpy"}
 
 
 def test_lean_nltk_gives_the_same_scores_and_leaves_scipy_importable() -> None:
@@ -209,8 +210,8 @@ def test_lean_nltk_gives_the_same_scores_and_leaves_scipy_importable() -> None:
         "pairs = [('The cats were running home', 'A cat runs to its house'),\n"
         "         ('He is the best player', 'He was a better player than them')]\n"
         "scores = [(meteor(r, g), bleu(r, g)) for r, g in pairs]\n"
-        "hidden = 'scipy' in sys.modules\n"
-        "import scipy.stats\n"
+        "hidden = 'scipy' in sys.modules or 'numpy' in sys.modules\n"
+        "import scipy.stats, numpy\n"
         "print(json.dumps({'scores': scores, 'scipy_during_run': hidden}))\n"
     )
     out = {}
