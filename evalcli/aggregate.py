@@ -43,6 +43,7 @@ class _EvalAgg:
     distribution_of: dict[str, str] = field(default_factory=dict)  # label key -> subject
     # Subject (stem) -> the output key of its THRESHOLD field (declared, or learned).
     threshold_keys: dict[str, str] = field(default_factory=dict)
+    n_members: int = 1  # evaluations per row: a composite's members count one each
 
 
 class Aggregator:
@@ -65,7 +66,7 @@ class Aggregator:
                 if s.source is not None:
                     by_key.setdefault(s.source.key, []).append(s)
             tokens = {f.key: str(f.role) for f in ev.outputs if f.role in TOKEN_ROLES}
-            agg = _EvalAgg(ev, specs, by_key, token_keys=tokens)
+            agg = _EvalAgg(ev, specs, by_key, token_keys=tokens, n_members=len(ev.members) or 1)
             for f in ev.outputs:
                 if f.role is Role.THRESHOLD:
                     agg.threshold_keys.setdefault(f.metric_stem, f.key)
@@ -76,23 +77,28 @@ class Aggregator:
 
     def add(self, alias: str, outcome: Outcome) -> None:
         """Account for one (row, evaluator) outcome."""
+        # Called for every (row, evaluator) in the process that also feeds the workers:
+        # what does not change between rows is looked up once, in __init__.
         agg = self._aggs[alias]
-        n_members = len(agg.evaluator.members) or 1
+        n_members = agg.n_members
         if isinstance(outcome, RowError):
             agg.errors += n_members
             agg.pairs += n_members
             agg.specs[-1].hits += n_members  # error_count is always last
             self._add_tokens(agg, outcome.extra)
             return
-        failed = len(outcome.member_errors) if isinstance(outcome, PartialOutcome) else 0
-        agg.errors += failed
-        agg.specs[-1].hits += failed
+        if isinstance(outcome, PartialOutcome) and outcome.member_errors:
+            failed = len(outcome.member_errors)
+            agg.errors += failed
+            agg.specs[-1].hits += failed
         agg.pairs += n_members
         agg.scored += 1
-        self._add_tokens(agg, outcome)
+        if agg.token_keys:
+            self._add_tokens(agg, outcome)
         learns = agg.evaluator.open_outputs
+        by_key, distribution_of = agg.by_key, agg.distribution_of
         for key, value in outcome.items():
-            specs = agg.by_key.get(key)
+            specs = by_key.get(key)
             if specs is None and learns:
                 specs = self._learn(agg, key, value)
             if specs:
@@ -100,9 +106,10 @@ class Aggregator:
                     s.add(value)
                     if s.reducer is not None and is_stats(value):
                         s.reducer.observe(outcome)
-            subject = agg.distribution_of.get(key)
-            if subject is not None and isinstance(value, str):
-                agg.distributions[subject][value] += 1
+            if distribution_of:
+                subject = distribution_of.get(key)
+                if subject is not None and isinstance(value, str):
+                    agg.distributions[subject][value] += 1
 
     @staticmethod
     def _learn(agg: _EvalAgg, key: str, value: Any) -> list[MetricSpec] | None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal, get_args
 
 from evalcli.compare.corpus import StatsColumns, corpus_score, reducer, row_stats
@@ -69,17 +70,33 @@ class MetricDef:
             other.source_key,
         )
 
+    # The row keys read, built once per metric: the report reads every row of a run with
+    # each of its metrics. (Not fields: equality, hashing and the repr stay as declared.)
+    @cached_property
+    def _error_key(self) -> str:
+        return f"outputs.{self.evaluator}.error"
+
+    @cached_property
+    def _member_error_keys(self) -> tuple[str, ...]:
+        return tuple(f"outputs.{self.evaluator}.{m}_error" for m in self.members)
+
+    @cached_property
+    def _value_key(self) -> str | None:
+        if self.source_key is None:
+            return None
+        return f"outputs.{self.evaluator}.{self.source_key}"
+
     def row_value(self, row: dict[str, Any]) -> float | None:
         """This metric's value in one row, or None when the row was not scored for it (and
         always for a corpus metric, which has no per-row value: see :meth:`row_stats`)."""
-        prefix = f"outputs.{self.evaluator}."
         if self.kind == "error_count":
             return float(self.row_errors(row))
         if self.kind == "corpus":
             return None
-        if row.get(prefix + "error") is not None or self.source_key is None:
+        key = self._value_key
+        if key is None or row.get(self._error_key) is not None:
             return None
-        value = row.get(prefix + self.source_key)
+        value = row.get(key)
         if value is None:
             return None
         if self.kind == "mean":
@@ -106,10 +123,10 @@ class MetricDef:
 
     def row_errors(self, row: dict[str, Any]) -> int:
         """Failed evaluations of this metric's evaluator in one row."""
-        prefix = f"outputs.{self.evaluator}."
-        if row.get(prefix + "error") is not None:
+        if row.get(self._error_key) is not None:
             return len(self.members) or 1
-        return sum(row.get(f"{prefix}{m}_error") is not None for m in self.members)
+        keys = self._member_error_keys
+        return sum(row.get(k) is not None for k in keys) if keys else 0
 
 
 def metric_defs(run: LoadedRun) -> tuple[dict[str, MetricDef], list[str]]:

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING
 
 from evalcli._version import __version__
 from evalcli.report.cards import evaluator_cards
-from evalcli.report.compare_view import comparison_section
 from evalcli.report.digest import MAX_ROWS, digest_rows
 from evalcli.report.load import ReportError, ResultsStream, results_file
 from evalcli.report.markup import esc, page
@@ -69,6 +68,9 @@ def render_report(
     """
     comparison = ""
     if compare is not None or pair_by is not None or variant_column is not None:
+        # Imported here: a plain report does not need the comparison's models.
+        from evalcli.report.compare_view import comparison_section
+
         comparison = comparison_section(
             _compare(results, compare, pair_by, variant_column, baseline_variant)
         )

@@ -56,10 +56,14 @@ class ValueCounts:
 
     def add(self, value: float) -> None:
         """Count one value."""
-        if value != int(value):
+        if self.all_integers and value != int(value):
             self.all_integers = False
         key = value if self.digits is None else float(f"{value:.{self.digits}g}")
-        self.counts[key] += 1
+        counts = self.counts
+        if key in counts:  # the common case on a long run: nothing new to bound
+            counts[key] += 1
+            return
+        counts[key] = 1
         while len(self.counts) > _MAX_DISTINCT and self.digits != 1:
             # Bounded memory on huge runs of continuous scores: keep fewer digits.
             self.digits = 6 if self.digits is None else self.digits - 1
@@ -284,8 +288,19 @@ def _priority(line: int) -> int:
     return int.from_bytes(digest, "big")
 
 
+#: Value types an embedded row keeps as they are (texts are checked for their length).
+_SCALARS = frozenset({float, int, bool, type(None)})
+
+
 def _embeddable(row: dict[str, Any]) -> dict[str, Any]:
     # Most values are short texts and numbers: only long texts and containers are copied.
+    # A first quick pass tells whether there is anything to cut (there seldom is).
+    for value in row.values():
+        kind = type(value)
+        if kind not in _SCALARS and (kind is not str or len(value) > MAX_TEXT):
+            break
+    else:
+        return row
     out = row
     for key, value in row.items():
         if (type(value) is str and len(value) > MAX_TEXT) or isinstance(value, list | dict):

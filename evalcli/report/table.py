@@ -88,6 +88,8 @@ def table_payload(digest: Digest) -> dict[str, Any]:
     slots: dict[str, tuple[int, bool, bool]] = {}
     lengths: dict[int, int] = {}  # text length per input / target output column
     rows: list[list[Any]] = []
+    # Most values are scores repeated from row to row: each distinct float is shortened once.
+    floats: dict[float, float | None] = {}
     for entry in digest.rows:
         values: list[Any] = [None] * len(columns)
         turns = False
@@ -102,11 +104,17 @@ def table_payload(digest: Digest) -> dict[str, Any]:
                 columns.append([group, label])
                 values.append(None)
             i, previewable, per_turn = slot
-            if type(value) is str:  # the common case first
+            kind = type(value)
+            if kind is str:  # the common cases first
                 values[i] = value
                 if previewable:
                     lengths[i] = lengths.get(i, 0) + len(value)
-            else:
+            elif kind is float and value:  # (0.0 and -0.0: equal keys, written apart)
+                short = floats.get(value)
+                if short is None:
+                    short = floats[value] = _compact(value)
+                values[i] = short
+            elif value is not None:  # (None is there already)
                 values[i] = _compact(value)
             turns = turns or per_turn
         rows.append(

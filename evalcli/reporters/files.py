@@ -1,15 +1,17 @@
 """Incremental results.json and results.csv writers.
 
 Rows are written as they finish: CSV straight into ``results.csv``, JSON into a temporary
-JSON Lines part file that is spliced into ``results.json`` when the run ends (the run's
-metrics and status are only known then). Both final files appear atomically (write to a
-temporary name, then rename), so a reader never sees half a file.
+part file (one row per line, separated by commas: the inside of the ``rows`` array) that is
+copied into ``results.json`` when the run ends (the run's metrics and status are only known
+then). Both final files appear atomically (write to a temporary name, then rename), so a
+reader never sees half a file.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import shutil
 from pathlib import Path
 from typing import IO, Any
 
@@ -78,8 +80,16 @@ class RowEncoder:
             per_turn = flat.get(key)
             if isinstance(per_turn, dict):  # nested in JSON, one column per key in CSV
                 cells = {**cells, **{f"{key}.{k}": v for k, v in per_turn.items()}}
-        extra = {col: self._undeclared(cells, col) for col in self._open}
-        return text, [_cell(extra[c] if c in extra else cells.get(c)) for c in self.columns]
+        if self._open:
+            cells = {**cells, **{col: self._undeclared(cells, col) for col in self._open}}
+        values = map(cells.get, self.columns)
+        # dumps() writes each lone surrogate as a \udXXX escape, and otherwise writes "\ud"
+        # only after a backslash of the data: when the text has none, no string of the row
+        # holds a surrogate, and texts and numbers (most cells) need no conversion. This
+        # runs for every row, in the process that also feeds the workers.
+        if "\\ud" not in text:
+            return text, [v if type(v) in _AS_IS else _cell(v) for v in values]
+        return text, [_cell(v) for v in values]
 
     def _undeclared(self, cells: dict[str, Any], column: str) -> dict[str, Any] | None:
         """The values under ``<column>.`` that have no CSV column of their own."""
@@ -114,8 +124,9 @@ class ResultFiles:
     def write(self, row: RowResult) -> None:
         """Append one finished row to both files."""
         text, cells = self._encoder.encode(row)
+        if self.rows_written:  # the part file is the inside of the rows array, ready to copy
+            self._part.write(",\n")
         self._part.write(text)
-        self._part.write("\n")
         self._csv.writerow(cells)
         self.rows_written += 1
 
@@ -129,12 +140,7 @@ class ResultFiles:
             head = dumps(strict(header))
             out.write(head[:-1])  # reopen the object to append "rows"
             out.write(', "rows": [')
-            first = True
-            for line in rows:
-                if not first:
-                    out.write(",\n")
-                out.write(line.rstrip("\n"))
-                first = False
+            shutil.copyfileobj(rows, out)
             out.write("]}\n")
         tmp.replace(self.json_path)
         self._csv_tmp.replace(self.csv_path)
@@ -165,7 +171,12 @@ def csv_columns(plan: RunPlan) -> list[str]:
     return cols
 
 
+#: Cell types written as they are (strings known to hold no lone surrogate).
+_AS_IS = frozenset({str, int, float})
+
+
 def _cell(value: Any) -> Any:
+    """One CSV cell: empty for null, JSON for containers, true/false, UTF-8-safe text."""
     if value is None:
         return ""
     if isinstance(value, dict | list):
