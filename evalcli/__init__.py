@@ -12,8 +12,9 @@ Evaluator plugins import from :mod:`evalcli.plugin`, the versioned plugin API.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from evalcli._lazy import exports
 from evalcli._version import __version__
 
 if TYPE_CHECKING:
@@ -58,10 +59,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'evalcli' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = exports(__name__, _LAZY)

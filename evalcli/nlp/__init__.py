@@ -13,8 +13,9 @@ from processes forked after (or before) first use.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from evalcli._lazy import exports
 
 if TYPE_CHECKING:
     from evalcli.nlp._metrics import ROUGE_TYPES, bleu, f1_score, gleu, meteor, rouge
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 # (PEP 562): `evalcli validate` only reads NLTK_NEEDS, and the tokenizer module compiles
 # some 30 patterns at import (a few ms of validate's start-up, issue 15).
 _HOME = {
-    **dict.fromkeys(("ROUGE_TYPES", "bleu", "f1_score", "gleu", "meteor", "rouge"), "_metrics"),
+    **dict.fromkeys(("ROUGE_TYPES", "bleu", "f1_score", "gleu", "meteor", "rouge"), "._metrics"),
     **dict.fromkeys(
         (
             "METRICS",
@@ -44,9 +45,9 @@ _HOME = {
             "preload",
             "required_nltk_resources",
         ),
-        "_resources",
+        "._resources",
     ),
-    "tokenize": "_tokenize",
+    "tokenize": "._tokenize",
 }
 
 __all__ = [
@@ -67,14 +68,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value  # later accesses skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_HOME])
+__getattr__, __dir__ = exports(__name__, _HOME)

@@ -7,19 +7,25 @@ the reference does is slow: the reference re-checks its NLTK resources on every
 call, and nltk 3.10 routes every one of the ~26 substitutions of the word
 tokenizer through the third-party ``regex`` engine under a wall-clock timeout.
 
-This module keeps the output token-for-token identical while doing less work:
+This module keeps the output token-for-token identical while doing less work,
+and without importing nltk at all (``import nltk`` alone costs ~0.15 s):
 
-* the Punkt model and the NIST tokenizer are loaded once per process;
+* sentences are split by :mod:`evalcli.nlp._punkt`, a repetition of nltk's
+  Punkt on the English ``punkt_tab`` model, whose files (like the perluniprops
+  tables) are found and read where nltk's loaders would by
+  :mod:`evalcli.nlp._nltk_files`; both are loaded once per process;
 * a text with no candidate sentence boundary skips Punkt, whose answer for such
   a text is fixed (the text without trailing whitespace, or nothing);
 * the word tokenizer is re-expressed with stdlib ``re`` patterns that behave
   like nltk's on ASCII input (the only input it ever sees here), and each
   substitution is skipped when the characters it needs are absent;
-* the NIST tokenizer's huge Unicode character classes are compiled with the
-  stdlib engine, which matches them by table lookup.
+* the NIST tokenizer's huge Unicode character classes, the characters of three
+  perluniprops tables, are compiled with the stdlib engine, which matches them
+  by table lookup, and its XML unescaping is nltk's ``xml_unescape`` repeated.
 
 ``tests/nlp/test_nlp_exact.py`` checks the result against ``nltk.word_tokenize``
-on the reference cases and on a large randomized fuzz corpus.
+and the NIST tokenizer on the reference cases and on large randomized fuzz
+corpora; ``tests/nlp/test_punkt.py`` checks the sentence splitter alone.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from itertools import pairwise
 
 from evalcli.nlp._sync import new_lock
 
@@ -35,7 +41,7 @@ __all__ = ["clear_cache", "load_tokenizers", "tokenize"]
 
 _LOAD_LOCK = new_lock()
 
-# Loaded on first use: importing nltk costs ~0.15 s, which `evalcli --help` must not pay.
+# Loaded on first use (~30 ms), which `evalcli --help` must not pay.
 _sentence_splitter: Callable[[str], list[str]] | None = None
 _nist_tokenize: Callable[[str], list[str]] | None = None
 
@@ -183,22 +189,17 @@ def _load_sentence_splitter() -> Callable[[str], list[str]]:
     global _sentence_splitter
     with _LOAD_LOCK:
         if _sentence_splitter is None:
-            from evalcli.nltk_import import import_nltk
+            from evalcli.nlp import _punkt
+            from evalcli.nlp._nltk_files import read_resource_files
 
-            import_nltk()
-            from nltk.tokenize.punkt import PunktLanguageVars, PunktTokenizer
-
-            # PunktTokenizer("english") is the model nltk.word_tokenize uses; it
-            # reads tokenizers/punkt_tab/english/ and raises LookupError if absent.
-            punkt: Any = PunktTokenizer("english")
-            # The English model uses the default language variables, so this is
-            # the very pattern Punkt scans for candidate sentence boundaries.
-            boundary_candidate: Any = PunktLanguageVars().period_context_re()
-            punkt_tokenize: Callable[[str], list[str]] = punkt.tokenize
-            boundary_search: Callable[[str], object] = boundary_candidate.search
-            # Punkt compiles some patterns on first use; do that here, under the
-            # lock, rather than in whichever threads happen to get there first.
-            punkt_tokenize("Mr. A. B. went home. Then he left!")
+            # The model PunktTokenizer("english") loads for nltk.word_tokenize.
+            files = read_resource_files("punkt_tab", _punkt.MODEL_FILES)
+            params = _punkt.PunktParams(files)
+            # Parse the orthographic contexts now rather than on first use, so worker
+            # processes forked after loading share them instead of each parsing its own.
+            params.ortho("")
+            punkt_tokenize = _punkt.SentenceSplitter(params)
+            boundary_search = _punkt.BOUNDARY_CANDIDATE.search
 
             def split_sentences(text: str) -> list[str]:
                 has_end_char = "." in text or "?" in text or "!" in text
@@ -220,13 +221,15 @@ def _char_class(chars: str) -> str:
     thousands of characters, mostly in runs, and a class of a few hundred ranges
     compiles several times faster than one listing every character.
     """
-    points = sorted({ord(char) for char in chars})
+    points = sorted(set(map(ord, chars)))
+    # A run ends where the next code point is not one more; its first point follows
+    # the previous run's last (a comprehension keeps this ~4x faster than a while loop).
+    ends = [i for i, (a, b) in enumerate(pairwise(points)) if b != a + 1]
+    if points:
+        ends.append(len(points) - 1)
     parts = []
     start = 0
-    while start < len(points):
-        end = start
-        while end + 1 < len(points) and points[end + 1] == points[end] + 1:
-            end += 1
+    for end in ends:
         # Escaping every endpoint keeps "[", "]", "^", "-" and "\\" literal.
         first = re.escape(chr(points[start]))
         if end == start:
@@ -235,6 +238,29 @@ def _char_class(chars: str) -> str:
             parts.append(f"{first}-{re.escape(chr(points[end]))}")
         start = end + 1
     return "[" + "".join(parts) + "]"
+
+
+# What nltk.tokenize.util.xml_unescape replaces, in its order: xml.sax.saxutils.unescape
+# replaces "&lt;" and "&gt;", then these Moses entities, and "&amp;" last.
+_XML_ENTITIES = (
+    ("&lt;", "<"),
+    ("&gt;", ">"),
+    ("&apos;", "'"),
+    ("&quot;", '"'),
+    ("&#124;", "|"),
+    ("&#91;", "["),
+    ("&#93;", "]"),
+    ("&amp;", "&"),
+)
+
+
+def _xml_unescape(text: str) -> str:
+    """``nltk.tokenize.util.xml_unescape``: the same replacements, one after another."""
+    if "&" not in text:
+        return text
+    for entity, char in _XML_ENTITIES:
+        text = text.replace(entity, char)
+    return text
 
 
 def _load_nist_tokenizer() -> Callable[[str], list[str]]:
@@ -250,26 +276,26 @@ def _load_nist_tokenizer() -> Callable[[str], list[str]]:
     global _nist_tokenize
     with _LOAD_LOCK:
         if _nist_tokenize is None:
-            # NISTTokenizer's classes are the characters of three perluniprops tables.
-            # Reading them with nltk's corpus reader (LookupError if absent) gives the
-            # same sets without importing nltk.tokenize.nist, which compiles every one of
-            # its patterns with the `regex` engine at import: most of a small run's
-            # tokenizer start-up, for patterns never used here.
-            from evalcli.nltk_import import import_nltk
+            # NISTTokenizer's classes are the characters of three perluniprops tables,
+            # read as nltk's corpus reader reads them (UTF-8, whitespace stripped at
+            # both ends). Importing nltk.tokenize.nist instead would compile every one
+            # of its patterns with the `regex` engine, for patterns never used here.
+            from evalcli.nlp._nltk_files import read_resource_files
 
-            import_nltk()
-            from nltk.corpus import perluniprops
-            from nltk.tokenize.util import xml_unescape
+            tables = read_resource_files(
+                "perluniprops", ("Number.txt", "Punctuation.txt", "Symbol.txt"), corpus=True
+            )
 
-            tables: Any = perluniprops
-            number = _char_class("".join(tables.chars("Number")))
-            punct = _char_class("".join(tables.chars("Punctuation")))
-            symbol = _char_class("".join(tables.chars("Symbol")))
+            def table(name: str) -> str:
+                return _char_class(tables[f"{name}.txt"].decode("utf-8-sig").strip())
+
+            number = table("Number")
+            punct = table("Punctuation")
+            symbol = table("Symbol")
             ascii_run = re.compile(r"([\x00-\x7f]+)")
             number_punct = re.compile(f"({number})({punct})")
             punct_number = re.compile(f"({punct})({number})")
             symbols = re.compile(f"({symbol})")
-            unescape: Callable[[str], str] = xml_unescape
 
             def international_tokenize(text: str) -> list[str]:
                 # nltk's steps and order, lowercase=False.
@@ -277,7 +303,7 @@ def _load_nist_tokenizer() -> Callable[[str], list[str]]:
                     text = text.replace("<skipped>", "")
                 if "\u2028" in text:
                     text = text.replace("\u2028", " ")
-                text = unescape(text)
+                text = _xml_unescape(text)
                 text = ascii_run.sub(r" \1 ", text)
                 text = number_punct.sub(r"\1 \2 ", text)
                 text = punct_number.sub(r" \1 \2", text)
