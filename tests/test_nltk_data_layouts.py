@@ -47,12 +47,12 @@ assert nltk.data.path == wanted, nltk.data.path
 CHECK_THEN_LOAD = """
 import json, warnings
 from evalcli import nlp, nltk_data
-from evalcli.nlp import _metrics, _tokenize
+from evalcli.nlp import _meteor, _tokenize
 
 check = {s.name: s.problem for s in nltk_data.status()}
 
 def wordnet():
-    _metrics.load_meteor()
+    _meteor.load_meteor()
     nlp.meteor(["quick", "car"], ["fast", "automobile"])  # reads synsets
     assert nlp.meteor(["quick"], ["fast"]) == 0.5  # a synonym, found through WordNet
 

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 from evalcli._lazy import exports
 
 if TYPE_CHECKING:
-    from evalcli.nlp._metrics import ROUGE_TYPES, bleu, f1_score, gleu, meteor, rouge
+    from evalcli.nlp._meteor import meteor
+    from evalcli.nlp._metrics import ROUGE_TYPES, bleu, f1_score, gleu, rouge
     from evalcli.nlp._resources import (
         METRICS,
         NLTK_NEEDS,
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
 # (PEP 562): `evalcli validate` only reads NLTK_NEEDS, and the tokenizer module compiles
 # some 30 patterns at import (a few ms of validate's start-up, issue 15).
 _HOME = {
-    **dict.fromkeys(("ROUGE_TYPES", "bleu", "f1_score", "gleu", "meteor", "rouge"), "._metrics"),
+    **dict.fromkeys(("ROUGE_TYPES", "bleu", "f1_score", "gleu", "rouge"), "._metrics"),
+    "meteor": "._meteor",
     **dict.fromkeys(
         (
             "METRICS",

@@ -148,7 +148,7 @@ def preload(metrics: Iterable[str]) -> None:
         ValueError: A name is not one of :data:`METRICS`.
         LookupError: Required NLTK data is not installed.
     """
-    from evalcli.nlp import _metrics, _tokenize
+    from evalcli.nlp import _meteor, _tokenize
 
     names = set(metrics)
     unknown = names.difference(METRICS)
@@ -159,7 +159,7 @@ def preload(metrics: Iterable[str]) -> None:
     if names & {"bleu", "gleu", "meteor"}:
         _tokenize.load_tokenizers()
     if "meteor" in names:
-        _metrics.load_meteor()
+        _meteor.load_meteor()
 
 
 def clear_caches() -> None:
@@ -168,7 +168,7 @@ def clear_caches() -> None:
     Loaded models stay loaded. Useful to bound memory between large runs and
     to time cold scoring in benchmarks.
     """
-    from evalcli.nlp import _metrics, _tokenize
+    from evalcli.nlp import _meteor, _tokenize
 
     _tokenize.clear_cache()
-    _metrics.clear_cache()
+    _meteor.clear_cache()
