@@ -65,6 +65,18 @@ def cli() -> CliRunner:
     return CliRunner()
 
 
+def json_strings(value: object) -> Iterator[str]:
+    """Every string inside a parsed JSON value (dict values and list items, nested)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from json_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from json_strings(item)
+
+
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> Path:
     """Write rows as JSON Lines."""
     path.write_text("".join(_json_line(r) for r in rows), encoding="utf-8")

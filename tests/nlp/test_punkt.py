@@ -29,6 +29,7 @@ import pytest
 from evalcli.nlp import _punkt, _tokenize
 from evalcli.nlp._nltk_files import read_resource_files
 from evalcli.nltk_data import provision
+from tests.conftest import json_strings
 from tests.test_nltk_data_layouts import ONLY_NLTK_DATA, PLACE, SOURCE, python, zip_resource
 
 HERE = Path(__file__).resolve().parent
@@ -118,24 +119,13 @@ def _corpus(params: _punkt.PunktParams, seed: int, count: int, size: int) -> Ite
             yield "".join(pieces) + rng.choice(["", "", " ", "\n", ".", '."'])
 
 
-def _strings(value: object) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-
-
 def _data_texts() -> list[str]:
     """Every ASCII string of the sample data and of the stored reference cases."""
     texts = []
     for path in sorted((REPO / "sample_data").glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
-                texts += _strings(json.loads(line))
+                texts += json_strings(json.loads(line))
     spec = importlib.util.spec_from_file_location("_punkt_gen", HERE / "gen_reference_values.py")
     assert spec is not None and spec.loader is not None
     gen = importlib.util.module_from_spec(spec)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import pytest
 
 from evalcli import nlp
 from evalcli.nlp import _wordnet
+from tests.conftest import json_strings
 
 REPO = Path(__file__).resolve().parents[2]
 POS = _wordnet.POS_ORDER
@@ -45,24 +45,13 @@ def ours() -> _wordnet.WordNet:
     return _wordnet.load_wordnet()
 
 
-def _strings(value: object) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-
-
 def sample_data_words() -> set[str]:
     """Every token METEOR would see in the bundled sample data, as given and lowercased."""
     words: set[str] = set()
     for path in sorted((REPO / "sample_data").glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
-                for text in _strings(json.loads(line)):
+                for text in json_strings(json.loads(line)):
                     for token in nlp.tokenize(text):
                         words.update((token, token.lower()))
     return words
