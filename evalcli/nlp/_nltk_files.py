@@ -3,7 +3,7 @@
 The tokenizers read a few small files (the Punkt model, three perluniprops tables). nltk
 finds them with ``nltk.data.find`` and opens them through its path security; importing nltk
 for that costs ~0.15 s. The resource is found by the same rules the data check uses
-(:func:`evalcli.nltk_data.check._find_like_loader`): :mod:`evalcli.nltk_data._search` while
+(:func:`evalcli.nltk_data.check.find_like_loader`): :mod:`evalcli.nltk_data._search` while
 nltk is not imported, nltk itself once a program has imported it (and may have changed
 ``nltk.data.path``). A file is then read as nltk reads it:
 
@@ -47,7 +47,7 @@ def read_resource_files(
     """
     from evalcli.nltk_data import check
 
-    lookup, pointer, refused = check._find_like_loader(resource, None)
+    lookup, pointer, refused = check.find_like_loader(resource, None)
     if pointer is None:
         missing = check.MissingResource(resource, "not found", refused)
         where = f"; nltk refused {', '.join(refused)}" if refused else ""

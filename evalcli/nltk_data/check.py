@@ -38,6 +38,7 @@ __all__ = [
     "NltkDataError",
     "ResourceStatus",
     "default_target",
+    "find_like_loader",
     "hint",
     "missing",
     "status",
@@ -162,7 +163,7 @@ def status(
     for name in names:
         if name not in RESOURCES:
             raise ValueError(f"unknown NLTK resource {name!r}; known: {', '.join(RESOURCES)}")
-        lookup, pointer, refused = _find_like_loader(name, paths)
+        lookup, pointer, refused = find_like_loader(name, paths)
         if pointer is None:
             problem = "not found in the NLTK data path"
             if refused:
@@ -246,10 +247,13 @@ def _lookups(name: str, *, zip_first: bool = False) -> list[str]:
     return lookups
 
 
-def _find_like_loader(
-    name: str, paths: Sequence[str] | None
-) -> tuple[str, object, tuple[str, ...]]:
-    """Run the loader's lookups: (lookup used or first tried, pointer or None, refused dirs)."""
+def find_like_loader(name: str, paths: Sequence[str] | None) -> tuple[str, object, tuple[str, ...]]:
+    """Find resource ``name`` as the metric's loader will: (lookup used or first tried,
+    pointer or None, refused directories).
+
+    The check reports from it, and the tokenizers read their files through it
+    (:mod:`evalcli.nlp._nltk_files`), so both always agree on where the data is.
+    """
     if "nltk" not in sys.modules:
         # Importing nltk costs 0.3 s to over a second (see _search); its search is repeated
         # instead. A program that imported nltk may have changed its settings: ask nltk then.
@@ -277,7 +281,7 @@ def _find_like_loader(
 def _find_without_nltk(
     name: str, paths: Sequence[str] | None
 ) -> tuple[str, object, tuple[str, ...]]:
-    """:func:`_find_like_loader` by :mod:`evalcli.nltk_data._search`, nltk not imported."""
+    """:func:`find_like_loader` by :mod:`evalcli.nltk_data._search`, nltk not imported."""
     from evalcli.nltk_data import _search
 
     lookups = _lookups(name)
