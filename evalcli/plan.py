@@ -276,7 +276,7 @@ def _build_plan(
         target=target,
         cache_path=_cache_path(loaded, opts),
         # e.g. a plugin that failed to load, a rubric score without a range: said, never fatal
-        warnings=[*reg.warnings, *build_warnings],
+        warnings=[*reg.warnings, *build_warnings, *_tracking_warnings(loaded)],
     )
 
 
@@ -395,6 +395,16 @@ def _check_target_fields(
                 where=loaded.where(*loc),
                 hint="target outputs: " + ", ".join(target.fields),
             )
+
+
+def _tracking_warnings(loaded: LoadedConfig) -> list[str]:
+    """What a tracker configured in ``output`` lacks (said before the run, never fatal)."""
+    if loaded.config.output.mlflow is None:
+        return []
+    from evalcli.tracking.installed import mlflow_warning  # only configs that track
+
+    warning = mlflow_warning(loaded)
+    return [warning] if warning is not None else []
 
 
 def _cache_path(loaded: LoadedConfig, opts: PlanOptions) -> Path | None:

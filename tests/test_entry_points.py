@@ -94,7 +94,7 @@ def test_what_it_cannot_inspect_is_left_to_importlib(
     assert may_declare("no.such.group")
 
 
-PLUGIN = '''
+PLUGIN = """
 from pathlib import Path
 import os
 
@@ -107,7 +107,7 @@ class Plugin:
 
 
 plugin = Plugin()
-'''
+"""
 
 
 def test_the_command_still_loads_an_installed_pydantic_plugin(tmp_path: Path) -> None:

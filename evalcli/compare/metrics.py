@@ -37,7 +37,14 @@ from evalcli.results import MetricKind as Kind
 from evalcli.safety.severity import BANDS, band_name
 
 KINDS: tuple[Kind, ...] = get_args(Kind)
-BINARY_KINDS: frozenset[str] = frozenset({"pass_rate", "defect_rate", "passing_rate"})
+#: Outcomes that are good or bad for the row they are scored in (the report's rates table
+#: counts them as such).
+OUTCOME_KINDS: frozenset[str] = frozenset({"pass_rate", "defect_rate", "passing_rate"})
+#: A 0/1 value per row, so McNemar's exact test applies: the outcomes, and detections, whose
+#: value says what an input filter flagged. A detection is neither good nor bad for its row,
+#: but its rate has a recorded direction (``higher``: of the attacks in a red-team dataset,
+#: the share the filter would have stopped), and compare judges a change by it.
+BINARY_KINDS: frozenset[str] = OUTCOME_KINDS | {"detection_rate"}
 #: The reference SDK's defect threshold: severity 4 ("Medium") and above is a defect.
 DEFAULT_DEFECT_THRESHOLD = 4.0
 
@@ -58,8 +65,13 @@ class MetricDef:
 
     @property
     def binary(self) -> bool:
-        """A 0/1 outcome per row (McNemar applies)."""
+        """A 0/1 value per row (McNemar applies): an outcome or a detection."""
         return self.kind in BINARY_KINDS
+
+    @property
+    def outcome(self) -> bool:
+        """A 0/1 outcome that is good or bad for its row (pass, defect, passing label)."""
+        return self.kind in OUTCOME_KINDS
 
     def same_meaning(self, other: MetricDef) -> bool:
         """Both runs define the metric the same way (the defect threshold may differ)."""

@@ -167,7 +167,8 @@ def digest_rows(
         metrics=metrics,
         evaluators=aliases,
         scores={m.name: ValueCounts() for m in metrics if m.kind == "mean" and m.definition},
-        binary={m.name: BinaryCounts() for m in metrics if m.definition and m.definition.binary},
+        # Good/bad counts: a detection is neither for its row (its card shows the share).
+        binary={m.name: BinaryCounts() for m in metrics if m.definition and m.definition.outcome},
         rows=[],
         max_rows=max_rows,
     )

@@ -33,6 +33,7 @@ from evalcli._version import __version__
 from evalcli.config import LoadedConfig, MlflowConfig
 from evalcli.reporters.amend import append_warning
 from evalcli.results import RunResult
+from evalcli.tracking.installed import MLFLOW_INSTALL, MLFLOW_PACKAGES
 from evalcli.tracking.params import (
     MAX_TAG_VALUE,
     clip,
@@ -121,8 +122,8 @@ def _warn(result: RunResult, out_dir: Path, warning: str) -> None:
 def _reason(exc: BaseException) -> str:
     """One line saying why, from an exception (MLflow's messages can span many lines)."""
     package = (exc.name or "").split(".")[0] if isinstance(exc, ImportError) else ""
-    if package in ("mlflow", "pandas"):
-        return f"{package} is not installed (pip install 'evalcli[mlflow]')"
+    if package in MLFLOW_PACKAGES:
+        return f"{package} is not installed ({MLFLOW_INSTALL})"
     text = " ".join(str(exc).split()) or type(exc).__name__
     return clip(text, 400)
 
