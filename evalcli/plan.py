@@ -15,15 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from evalcli.config import EvaluatorConfig, LoadedConfig
-from evalcli.conversation import TURN_INPUTS, supports_conversation
+from evalcli.conversation import supports_conversation
 from evalcli.dataset import DataPath, Dataset, DatasetScan
 from evalcli.envref import ENV_REF, unset_env_error, with_unset_env
 from evalcli.errors import ConfigError, MappingError, ResourceError, UsageError
 from evalcli.evaluators.base import Evaluator
 from evalcli.evaluators.context import BuildContext, client_pool
 from evalcli.evaluators.params import parse_params
-from evalcli.mapping import Ref, parse_ref
+from evalcli.mapping import Ref
 from evalcli.metric_specs import metric_specs
+from evalcli.plan_refs import check_refs, check_target_fields, parse_mapping
 from evalcli.registry import Registry, default_registry
 from evalcli.suggest import did_you_mean
 from evalcli.targets.base import Target
@@ -164,7 +165,7 @@ def _build_plan(
     _check_nltk([use for _, _, _, use in built])
 
     # 3. Mappings, checked against a scan of the whole dataset.
-    column_refs = _parse_mapping(cfg.columns, loaded, ("columns",))
+    column_refs = parse_mapping(cfg.columns, loaded, ("columns",))
     target = None
     if cfg.target is not None:
         from evalcli.targets import build_target
@@ -172,7 +173,7 @@ def _build_plan(
         target = build_target(loaded, client_pool(services, concurrency), concurrency)
     bound: list[BoundEvaluator] = []
     for alias, spec, ev, use in built:
-        own = _parse_mapping(spec.columns, loaded, ("evaluators", alias, "columns"))
+        own = parse_mapping(spec.columns, loaded, ("evaluators", alias, "columns"))
         names = {i.name for i in ev.inputs}
         conversational = supports_conversation(ev)
         if conversational:
@@ -222,10 +223,10 @@ def _build_plan(
         scan = dataset.scan(data_paths)
     else:
         scan = opts.scan if isinstance(opts.scan, DatasetScan) else opts.scan(data_paths)
-    _check_refs(loaded, scan, column_refs, bound)
+    check_refs(loaded, scan, column_refs, bound)
     if target is not None:
         target.check_columns(scan, loaded)
-        _check_target_fields(loaded, target, column_refs, bound)
+        check_target_fields(loaded, target, column_refs, bound)
 
     # 4. Gates name metrics that will exist.
     metric_names = [s.name for b in bound for s in metric_specs(b.evaluator)]
@@ -280,82 +281,6 @@ def _build_plan(
     )
 
 
-def _parse_mapping(
-    columns: dict[str, str], loaded: LoadedConfig, loc: tuple[str, ...]
-) -> dict[str, Ref]:
-    out = {}
-    for name, expr in columns.items():
-        ref = parse_ref(expr) if isinstance(expr, str) else None
-        if ref is None:
-            raise MappingError(
-                f"{'.'.join(loc)}.{name}: {expr!r} is not a column reference",
-                where=loaded.where(*loc, name),
-                hint="write ${data.<column>} (dotted paths reach into objects and lists, e.g. "
-                "${data.messages.1.content}) or ${target.<field>}",
-            )
-        if ref.source == "target" and loaded.config.target is None:
-            raise MappingError(
-                f"{'.'.join(loc)}.{name}: {ref.text} needs a target: section",
-                where=loaded.where(*loc, name),
-                hint="add target: (type http, chat or python) to call the app under test",
-            )
-        out[name] = ref
-    return out
-
-
-def _check_refs(
-    loaded: LoadedConfig,
-    scan: DatasetScan,
-    column_refs: dict[str, Ref],
-    bound: list[BoundEvaluator],
-) -> None:
-    available = ", ".join(scan.columns[:30]) + (" ..." if len(scan.columns) > 30 else "")
-
-    def missing_everywhere(ref: Ref) -> bool:
-        return ref.source == "data" and scan.path_hits.get(ref.path, 0) == 0
-
-    for name, ref in column_refs.items():
-        if missing_everywhere(ref):
-            raise MappingError(
-                f"columns.{name} maps to {ref.text}, which no row of {scan.path} has",
-                where=loaded.where("columns", name),
-                hint=f"available columns: {available}",
-            )
-    for b in bound:
-        conv = b.conversation
-        if conv is not None and missing_everywhere(conv):
-            if not conv.implicit and "conversation" in b.spec.columns:
-                raise MappingError(
-                    f"evaluators.{b.alias}.columns.conversation maps to {conv.text}, which no row "
-                    f"of {scan.path} has",
-                    where=loaded.where("evaluators", b.alias, "columns", "conversation"),
-                    hint=f"available columns: {available}",
-                )
-            b.conversation = None
-        for name, ref in list(b.refs.items()):
-            if not missing_everywhere(ref):
-                continue
-            if not ref.implicit:
-                raise MappingError(
-                    f"evaluators.{b.alias}.columns.{name} maps to {ref.text}, which no row of "
-                    f"{scan.path} has",
-                    where=loaded.where("evaluators", b.alias, "columns", name),
-                    hint=f"available columns: {available}",
-                )
-            if name in b.required and b.conversation is not None and name in TURN_INPUTS:
-                continue  # filled from each row's conversation (a single-turn row lacking it
-                # becomes a row error)
-            if name in b.required:
-                raise MappingError(
-                    f"evaluator {b.alias!r} needs input {name!r}, but it is not mapped and the "
-                    f"dataset has no {name!r} column",
-                    where=loaded.where("evaluators", b.alias, key=True),
-                    hint=f"map it under columns (e.g. {name}: ${{data.<column>}}); "
-                    f"available columns: {available}",
-                )
-            del b.refs[name]  # optional input that no row has: simply absent
-
-
 def _check_nltk(uses: list[str]) -> None:
     from evalcli.evaluators.nlp import NLTK_NEEDS
 
@@ -371,30 +296,6 @@ def _check_nltk(uses: list[str]) -> None:
             f"NLTK data missing for {', '.join(users)}: {', '.join(missing)}",
             hint=nltk_data.hint(missing),
         )
-
-
-def _check_target_fields(
-    loaded: LoadedConfig, target: Target, column_refs: dict[str, Ref], bound: list[BoundEvaluator]
-) -> None:
-    """``${target.x}`` must name a field the target produces (when that is known up front)."""
-    if not target.fields:
-        return  # python targets: fields are whatever the function returns
-    places: list[tuple[tuple[str, ...], Ref]] = [
-        (("columns", n), r) for n, r in column_refs.items()
-    ]
-    places += [
-        (("evaluators", b.alias, "columns", n), r)
-        for b in bound
-        for n, r in b.refs.items()
-        if not r.implicit and n in b.spec.columns
-    ]
-    for loc, ref in places:
-        if ref.source == "target" and ref.path[0] not in target.fields:
-            raise MappingError(
-                f"{'.'.join(loc)}: {ref.text} is not an output of the {target.kind} target",
-                where=loaded.where(*loc),
-                hint="target outputs: " + ", ".join(target.fields),
-            )
 
 
 def _tracking_warnings(loaded: LoadedConfig) -> list[str]:
