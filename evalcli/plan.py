@@ -302,9 +302,10 @@ def _tracking_warnings(loaded: LoadedConfig) -> list[str]:
     """What a tracker configured in ``output`` lacks (said before the run, never fatal)."""
     if loaded.config.output.mlflow is None:
         return []
-    from evalcli.tracking.installed import mlflow_warning  # only configs that track
+    from evalcli.tracking.installed import database_store_warning, mlflow_warning
 
-    warning = mlflow_warning(loaded)
+    # The client first: without it, what its store needs is beside the point.
+    warning = mlflow_warning(loaded) or database_store_warning(loaded)
     return [warning] if warning is not None else []
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -135,3 +136,66 @@ def test_a_config_without_mlflow_never_looks(make_config: MakeConfig, tmp_path: 
         "evalcli.tracking",
         "evalcli.tracking.installed",
     }
+
+
+def without_in(
+    hidden: str, cwd: Path, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """:func:`without`, run in ``cwd`` with ``env`` added (MLFLOW_TRACKING_URI removed)."""
+    base = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    return subprocess.run(
+        [sys.executable, "-c", _WITHOUT, hidden, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=cwd,
+        env={**base, **env},
+    )
+
+
+SKINNY = "sqlalchemy,alembic"  # what mlflow-skinny (the mlflow extra) lacks for a database store
+
+
+@pytest.mark.parametrize(
+    ("mlflow_yaml", "env", "mlruns", "expected"),
+    [
+        # No URI anywhere: MLflow (3.7 on) defaults to sqlite:///mlflow.db.
+        ("{}", {}, False, "MLflow's default sqlite:///mlflow.db: no tracking_uri set"),
+        ("{tracking_uri: sqlite:///runs.db}", {}, False, "tracking_uri sqlite:///runs.db"),
+        ("{tracking_uri: postgresql+psycopg2://db/mlflow}", {}, False, "tracking_uri postgresql"),
+        ("{}", {"MLFLOW_TRACKING_URI": "sqlite:///e.db"}, False, "MLFLOW_TRACKING_URI=sqlite"),
+        # A server, an existing file store, Databricks: the client alone is enough.
+        ("{tracking_uri: http://127.0.0.1:9}", {}, False, None),
+        ("{}", {"MLFLOW_TRACKING_URI": "https://mlflow.example"}, False, None),
+        ("{}", {}, True, None),
+        ("{}", {"DATABRICKS_RUNTIME_VERSION": "15.4"}, False, None),
+    ],
+)
+def test_a_database_store_without_its_packages_is_said_up_front(
+    tmp_path: Path, mlflow_yaml: str, env: dict[str, str], mlruns: bool, expected: str | None
+) -> None:
+    (tmp_path / "data.jsonl").write_text('{"answer": "a b", "truth": "a b"}\n')
+    (tmp_path / "eval.yaml").write_text(
+        "dataset: {path: data.jsonl}\n"
+        "columns: {response: ${data.answer}, ground_truth: ${data.truth}}\n"
+        "evaluators: {f1_score: {}}\n"
+        f"output:\n  dir: out\n  mlflow: {mlflow_yaml}\n"
+    )
+    if mlruns:  # what MLflow takes as existing file-store data (its own test)
+        (tmp_path / "mlruns" / "0").mkdir(parents=True)
+        (tmp_path / "mlruns" / "0" / "meta.yaml").write_text("name: Default\n")
+    proc = without_in(SKINNY, tmp_path, env, "validate", "eval.yaml")
+    assert proc.returncode == 0, proc.stderr
+    if expected is None:
+        assert proc.stderr == ""
+        return
+    (warning,) = proc.stderr.splitlines()
+    # Line 6 is `  mlflow: ...`: the key (column 3), or the tracking_uri value written there
+    # (`  mlflow: {tracking_uri: ` is 25 characters).
+    column = 26 if "tracking_uri" in mlflow_yaml else 3
+    where = f"eval.yaml:6:{column}"
+    assert warning.startswith(f"warning: {where}: ")
+    assert f"the MLflow tracking URI ({expected}" in warning
+    assert "needs the full mlflow package (sqlalchemy, alembic not installed)" in warning
+    assert "install it with pip install mlflow" in warning
