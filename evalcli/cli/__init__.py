@@ -20,6 +20,11 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """Console-script entry point."""
+    # A reader that stops reading (`| head`) must not turn a finished evaluation into an
+    # internal error: output it can no longer receive is dropped (see stdout_guard).
+    from evalcli.cli.stdout_guard import install as guard_stdout
+
+    guard_stdout()
     # In this process nltk serves evalcli alone: import it without the SciPy and
     # scikit-learn integrations evalcli never calls (see evalcli.nltk_import).
     from evalcli.nltk_import import use_lean_import
