@@ -39,6 +39,8 @@ def install() -> bool:
         return False
     stand_in = ModuleType(_NAME, "Stand-in for pydantic's plugin loader (evalcli.cli).")
     stand_in.get_plugins = _get_plugins  # type: ignore[attr-defined]
+    # Any other name pydantic may take from its loader (a later release's): the real one.
+    stand_in.__dict__["__getattr__"] = _real_attribute
     stand_in.__dict__["_real_path"] = real
     sys.modules[_NAME] = stand_in
     return True
@@ -67,9 +69,17 @@ def _get_plugins() -> Iterable[Any]:
     return _hand_over().get_plugins()  # type: ignore[no-any-return]
 
 
+def _real_attribute(name: str) -> Any:
+    if name.startswith("__"):  # the import system's own probes (__path__, __spec__, ...)
+        raise AttributeError(name)
+    return getattr(_hand_over(), name)
+
+
 def _hand_over() -> Any:
     """Load pydantic's real loader in the stand-in's place and return it."""
     stand_in = sys.modules[_NAME]
+    if "_real_path" not in stand_in.__dict__:
+        return stand_in  # not the stand-in any more: pydantic's module, handed over already
     path: Path = stand_in.__dict__["_real_path"]
     spec = importlib.util.spec_from_file_location(_NAME, path)
     assert spec is not None and spec.loader is not None
