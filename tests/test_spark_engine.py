@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -279,8 +280,12 @@ def test_table_and_dataframe_and_parquet_datasets(
     # A limit keeps the table's first rows, as a file's; the rows stay cached in Spark.
     body = body.replace("output: {dir: out, table: qa_results}", "")
     cfg = make_config("dataset: {table: qa_rows, limit: 7}\n" + textwrap.dedent(body))
-    limited = evalcli.spark.evaluate(None, cfg, write_files=False, partitions=3)
+    seen: list[tuple[int, int]] = []
+    limited = evalcli.spark.evaluate(
+        None, cfg, write_files=False, partitions=3, progress=lambda *p: seen.append(p)
+    )
     assert limited.result.run.dataset.rows == 7 and limited.rows.count() == 7
+    assert seen[0] == (0, 7) and seen[-1] == (7, 7)  # the API reports progress too
     first = [json.loads(r["row_json"]) for r in limited.rows.orderBy("line").collect()]
     assert [r["inputs.id"] for r in first] == [1, 2, 3, 4, 1, 2, 3]
     assert not Path("results").exists()  # nothing written
@@ -405,3 +410,118 @@ def test_a_refused_judge_is_a_run_error_on_both_engines(
     assert local.exit_code == spark_res.exit_code == 3, spark_res.stderr
     assert results("out_spark")["message"] == results("out_local")["message"]
     assert "not-the-key" not in spark_res.stderr
+
+
+SLOW_PY = """
+import time
+
+def slow(response):
+    time.sleep(0.003)  # 200 rows a task: ~0.6 s, longer than the driver's 0.5 s progress poll
+    if response.endswith("00"):
+        raise ValueError("every hundredth row fails")
+    return {"chars": len(response)}
+"""
+
+
+@pytest.fixture
+def slow_config(make_config: MakeConfig) -> Path:
+    """1,200 rows in 6 partitions, 3 waves of tasks on local[2] (one row at a time in each:
+    run.concurrency is shared by the 2 running tasks), ~0.6 s apart; 12 rows fail."""
+    cfg = make_config(
+        """
+        dataset: {path: data.jsonl}
+        columns: {response: ${data.a}}
+        evaluators:
+          slow: {use: code, function: slow.py:slow}
+        run: {max_error_rate: 1.0, concurrency: 2}
+        engine: {partitions: 6}
+        """,
+        [{"a": f"answer {i}"} for i in range(1, 1201)],
+    )
+    (cfg.parent / "slow.py").write_text(SLOW_PY, encoding="utf-8")
+    return cfg
+
+
+def progress_lines(stderr: str) -> list[tuple[int, str]]:
+    """The log progress lines of a run: (rows done, line)."""
+    return [
+        (int(line.split()[1].split("/")[0].replace(",", "")), line)
+        for line in stderr.splitlines()
+        if line.startswith("progress: ")
+    ]
+
+
+def test_progress_moves_while_the_spark_job_runs(spark: SparkSession, slow_config: Path) -> None:
+    from evalcli.spark.engine import SparkEngine
+
+    engine = SparkEngine(slow_config, session=spark)
+    plan = engine.validate()
+    seen: list[tuple[int, int]] = []
+    result, _ = engine.run(plan, progress=lambda done, total: seen.append((done, total)))
+    done = [d for d, _ in seen]
+    assert {total for _, total in seen} == {1200}
+    assert done[0] == 0 and done[-1] == 1200
+    assert done == sorted(done)  # never backwards
+    assert any(0 < d < 1200 for d in done)  # finished partitions show before the job ends
+    # The tasks' numbers, exact once the job is done: rows, failed evaluations, calls.
+    assert engine.counts.snapshot() == (1200, 12, 0, 0)
+    assert len(result.errors) == 12
+    assert not [t for t in threading.enumerate() if t.name == "evalcli-spark-progress"]
+
+
+def test_log_progress_on_spark_shows_rows_before_the_job_ends(
+    spark: SparkSession, cli: CliRunner, slow_config: Path
+) -> None:
+    res = cli.invoke(app, ["run", str(slow_config), "--engine", "spark"])
+    assert res.exit_code == 0, res.stderr
+    lines = progress_lines(res.stderr)  # off a terminal: a line each tenth of the rows
+    assert lines[-1][0] == 1200 and any(0 < d < 1200 for d, _ in lines[:-1]), res.stderr
+    assert [d for d, _ in lines] == sorted(d for d, _ in lines)
+    assert " · 12 errors · " in lines[-1][1]  # the tasks' failed evaluations, not 0
+
+
+def test_spark_progress_shows_the_calls_and_errors_of_the_tasks(
+    spark: SparkSession, cli: CliRunner, make_config: MakeConfig, stub: StubServer
+) -> None:
+    rows = [{"q": f"q{i}", "a": f"a{i}"} for i in range(24)]
+    rows[5]["a"] = "a STUB_SCORE=99"  # out of the rubric's range: one failed evaluation
+    cfg = make_config(
+        f"""
+        dataset: {{path: data.jsonl}}
+        columns: {{query: ${{data.q}}, response: ${{data.a}}}}
+        judge: {{type: azure_openai, endpoint: {stub.url}, deployment: gpt-4o,
+                 api_key: "${{env:AZURE_OPENAI_API_KEY}}"}}
+        evaluators: {{relevance: {{}}}}
+        run: {{max_error_rate: 1.0}}
+        cache: {{enabled: false}}
+        engine: {{partitions: 3}}
+        """,
+        rows,
+    )
+    res = cli.invoke(app, ["run", str(cfg), "--engine", "spark", "--output-dir", "out"])
+    assert res.exit_code == 0, res.stderr
+    calls = stub.count()
+    assert calls >= 24
+    final = progress_lines(res.stderr)[-1][1]
+    assert f"24/24 rows (100%) · {calls} calls · 1 error · " in final, res.stderr
+    assert results("out")["usage"]["total"]["calls"] == calls
+
+
+def test_the_progress_poller_clamps_rows_and_never_fails_the_run() -> None:
+    import time
+
+    from evalcli.spark.live import LiveCounts, TaskCounts, polling
+
+    counts = LiveCounts()
+    counts.finish(TaskCounts(rows=1500))  # a re-executed task added its rows twice
+    seen: list[tuple[int, int]] = []
+
+    def shaky(done: int, total: int) -> None:
+        seen.append((done, total))
+        if len(seen) == 2:
+            raise RuntimeError("the display broke")
+
+    with polling(counts, 1200, shaky, interval_s=0.01):
+        time.sleep(0.2)  # the Spark action; the poller's error does not reach it
+    assert seen == [(1200, 1200), (1200, 1200)]  # clamped; polling stopped at the error
+    assert not [t for t in threading.enumerate() if t.name == "evalcli-spark-progress"]

@@ -77,7 +77,16 @@ def run_command(
             from evalcli.reporters.junit import check_junit_path
 
             check_junit_path(junit)
-        with _startup_frozen(), progress_for(plan, quiet=quiet) as progress:
+        counts = spark.counts if spark is not None else None  # Spark: the tasks' numbers
+        with (
+            _startup_frozen(),
+            progress_for(
+                plan,
+                quiet=quiet,
+                calls=counts.calls if counts else None,
+                errors=counts.errors if counts else None,
+            ) as progress,
+        ):
             if spark is not None:
                 result, _ = spark.run(plan, progress=progress.update)
             else:

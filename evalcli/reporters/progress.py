@@ -9,7 +9,10 @@ line, whichever comes first::
 
 Rows, calls and errors are read from what a run already exposes: the runner's progress
 callback (rows), the plan's clients' call counters, and ``on_row`` (errors), all called from
-the runner's main thread, so no locking is needed here.
+the runner's main thread, so no locking is needed here. On Spark the driver makes no call and
+sees no row: the engine supplies its tasks' counters instead (``calls`` and ``errors`` of
+:func:`progress_for`) and calls ``update`` from one polling thread while the job runs, never
+from two threads at once.
 """
 
 from __future__ import annotations
@@ -107,6 +110,7 @@ class LogProgress:
 
     Args:
         calls: Returns (calls made, answers from the cache); None leaves calls out.
+        errors: Returns the failed evaluations so far; None counts them from ``on_row``.
         interval_s: Longest silence between two lines, in seconds.
         stream: Where lines go (default: stderr).
         clock: Monotonic clock (tests pass a fake one).
@@ -116,6 +120,7 @@ class LogProgress:
         self,
         calls: Callable[[], tuple[int, int]] | None = None,
         *,
+        errors: Callable[[], int] | None = None,
         interval_s: float = DEFAULT_INTERVAL_S,
         stream: IO[str] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -125,6 +130,7 @@ class LogProgress:
         self.stream = stream
         self.clock = clock
         self.errors = 0
+        self._error_count = errors
         self._started = clock()
         self._last_line = self._started
         self._last_step = 0  # tenths of the rows already reported
@@ -157,7 +163,8 @@ class LogProgress:
             parts.append(f"{calls:,} call{'s' if calls != 1 else ''}")
             if cached:
                 parts[-1] += f" ({cached:,} cached)"
-        parts.append(f"{self.errors:,} error{'s' if self.errors != 1 else ''}")
+        errors = self.errors if self._error_count is None else self._error_count()
+        parts.append(f"{errors:,} error{'s' if errors != 1 else ''}")
         parts.append(f"{clock_text(elapsed)} elapsed")
         if 0 < done < total:
             parts.append(f"ETA {clock_text(elapsed / done * (total - done))}")
@@ -220,9 +227,19 @@ class _Bar:
         self._bar.__exit__(et, ev, tb)
 
 
-def progress_for(plan: RunPlan, *, quiet: bool, terminal: bool | None = None) -> RunProgress:
+def progress_for(
+    plan: RunPlan,
+    *,
+    quiet: bool,
+    terminal: bool | None = None,
+    calls: Callable[[], tuple[int, int]] | None = None,
+    errors: Callable[[], int] | None = None,
+) -> RunProgress:
     """The progress display ``evalcli run`` uses: none with ``--quiet``, a bar on a terminal,
     lines in a log.
+
+    ``calls`` and ``errors`` replace the plan's call counters and the failed evaluations
+    counted from ``on_row``, for an engine whose rows and calls happen elsewhere (Spark).
 
     Raises:
         UsageError: :data:`INTERVAL_ENV` is set to something that is not a positive number.
@@ -232,7 +249,7 @@ def progress_for(plan: RunPlan, *, quiet: bool, terminal: bool | None = None) ->
         return _Silent()
     if sys.stderr.isatty() if terminal is None else terminal:
         return _Bar()
-    return LogProgress(call_counter(plan), interval_s=interval)
+    return LogProgress(calls or call_counter(plan), errors=errors, interval_s=interval)
 
 
 def clock_text(seconds: float) -> str:

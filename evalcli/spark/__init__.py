@@ -24,6 +24,8 @@ from evalcli.results import RunResult
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from evalcli.runner import ProgressFn
+
 __all__ = ["SparkResult", "evaluate"]
 
 
@@ -64,6 +66,7 @@ def evaluate(
     output_dir: str | os.PathLike[str] | None = None,
     write_files: bool = True,
     partitions: int | None = None,
+    progress: ProgressFn | None = None,
 ) -> SparkResult:
     """Evaluate rows on Spark with a run config.
 
@@ -76,6 +79,8 @@ def evaluate(
         write_files: Write results.json, rows.parquet and report.html.
         partitions: Spark partitions of the rows (default: ``engine.partitions``, else the
             session's default parallelism).
+        progress: Called with (rows done, rows total) while the job runs, as each partition
+            finishes (the tasks' numbers reach the driver then), and once at the end.
 
     Raises:
         evalcli.errors.UsageError: bad config or data (what ``evalcli run`` exits 2 for).
@@ -96,5 +101,7 @@ def evaluate(
         check_output_dir=write_files,
     )
     plan = engine.validate(opts)
-    result, rows = engine.run(plan, write_files=write_files, partitions=partitions)
+    result, rows = engine.run(
+        plan, write_files=write_files, partitions=partitions, progress=progress
+    )
     return SparkResult(result, rows)

@@ -12,6 +12,9 @@
    kept by Spark's cache) and merges them in line order
    (:meth:`evalcli.aggregate.Aggregator.merge`). results.json has the local engine's
    summary, with ``rows_parquet`` instead of the rows.
+
+While the job runs, a driver thread reports the tasks' progress from an accumulator
+(:mod:`evalcli.spark.live`): rows, failed evaluations and calls, one finished task at a time.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from evalcli.reporters.files import JSON_NAME, csv_columns, dumps, strict
 from evalcli.results import RunResult
 from evalcli.runner import ProgressFn, RunStats
 from evalcli.spark.limits import divided, task_share
+from evalcli.spark.live import LiveCounts, TaskCounts, polling
 from evalcli.spark.session import default_slots, get_session, quiet_pandas_check
 from evalcli.spark.source import SparkScan, driver_rows, spark_source
 from evalcli.spark.task import (
@@ -61,6 +65,10 @@ class SparkEngine:
         debug: Leave Spark's UI and logs on.
         source: Rows to evaluate instead of the config's dataset (the Python API's
             DataFrame); they are scanned and numbered like a table.
+
+    Attributes:
+        counts: What the tasks did so far (rows, failed evaluations, calls), read while
+            :meth:`run` runs; a progress display takes its call and error counters from it.
     """
 
     def __init__(
@@ -80,6 +88,7 @@ class SparkEngine:
         nltk_dir = self.loaded.config.engine.nltk_data
         self._nltk_data = str(self.loaded.resolve(nltk_dir)) if nltk_dir is not None else None
         self._label = ""
+        self.counts = LiveCounts()
 
     def validate(self, options: PlanOptions | None = None) -> RunPlan:
         """Build the plan on the driver (every check of the local engine)."""
@@ -129,22 +138,25 @@ class SparkEngine:
             cache_path=_spark_cache_path(self.loaded, plan),
             columns=columns,
             nltk_data=self._nltk_data,
+            counts=self.counts.start(self.spark),
         )
         evaluated = self._evaluate(spec, parts)
         rows = evaluated.where(f"{LINE} > 0").select(*[_col(c) for c in (*columns, ROW_JSON)])
         out_dir = plan.output_dir
+        total = plan.scan.rows
         if progress:
-            progress(0, plan.scan.rows)
+            progress(0, total)
         try:
-            if write_files:
-                self._write_rows(rows, out_dir)
-            else:
-                evaluated.count()  # run the tasks (the cache keeps their outcomes)
+            with polling(self.counts, total, progress):
+                if write_files:
+                    self._write_rows(rows, out_dir)
+                else:
+                    evaluated.count()  # run the tasks (the cache keeps their outcomes)
             result = self._aggregate(plan, evaluated, started_wall, started, write_files)
         finally:
             plan.close()
         if progress:
-            progress(plan.scan.rows, plan.scan.rows)
+            progress(total, total)
         if self._label:
             result.run.dataset.path = self._label
             result.run.dataset.format = "table" if cfg.dataset.table or self._source else "parquet"
@@ -206,6 +218,10 @@ class SparkEngine:
             stats.fatal = RemoteError(fatal)
         stats.abandoned_calls = sum(i["abandoned"] for i in infos)
         _add_usage(plan, infos)
+        final = TaskCounts()
+        for info in infos:
+            final = final.plus(info["counts"])
+        self.counts.finish(final)  # the committed tasks' numbers, each task counted once
         return finish_result(plan, agg, sink, stats, started_wall, started, write_files)
 
 

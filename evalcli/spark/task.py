@@ -13,7 +13,8 @@ and its ``results.json`` text, ``row_json``), then one last record (``line`` 0, 
 written) with what the driver adds up: the state of the task's
 :class:`~evalcli.aggregate.Aggregator` (the local engine's, fed the same rows in the same
 order), its row errors, its clients' usage and, if a remote service refused the run, the
-fatal error.
+fatal error. The same task also adds its rows, failed evaluations and calls to the run's
+live-progress accumulator (:mod:`evalcli.spark.live`) when it ends.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ class TaskSpec:
     cache_path: Path | None  # None: no call cache on Spark unless cache.path names one
     columns: tuple[str, ...]  # results.csv columns, in order ("line" first)
     nltk_data: str | None = None  # engine.nltk_data, resolved on the driver
+    # The driver's live-progress accumulator (a pyspark Accumulator[TaskCounts]); None on
+    # Spark Connect, which has no accumulators.
+    counts: Any = None
 
     def __repr__(self) -> str:
         return f"TaskSpec(columns={len(self.columns)}, concurrency={self.concurrency})"
@@ -67,7 +71,9 @@ def evaluate_partition(spec: TaskSpec, batches: Iterable[Any]) -> Iterator[Any]:
     from evalcli.aggregate import Aggregator
     from evalcli.api import RunServices, _Collector
     from evalcli.plan import PlanOptions, build_plan
+    from evalcli.reporters.progress import call_counter, row_errors
     from evalcli.runner import Runner
+    from evalcli.spark.live import TaskCounts
 
     if spec.nltk_data is not None:
         use_nltk_data(spec.nltk_data)
@@ -85,7 +91,12 @@ def evaluate_partition(spec: TaskSpec, batches: Iterable[Any]) -> Iterator[Any]:
     services = RunServices(plan)
     schema = output_schema(spec.columns)
     agg = Aggregator([b.evaluator for b in plan.evaluators], has_target=plan.target is not None)
-    collector = _Collector(agg, None, False, None)  # the local engine's metrics and errors
+    failed = [0]  # failed evaluations, counted as the local progress display counts them
+
+    def count_errors(row: RowResult) -> None:
+        failed[0] += row_errors(row)
+
+    collector = _Collector(agg, None, False, count_errors)  # the local engine's metrics, errors
     sink = _BatchSink(plan, schema, collector)
 
     def all_rows() -> Iterator[Row]:
@@ -117,7 +128,9 @@ def evaluate_partition(spec: TaskSpec, batches: Iterable[Any]) -> Iterator[Any]:
                 raise item
             stats = item
             break
+        calls, cached = call_counter(plan)()
         info = {
+            "counts": TaskCounts(stats.rows_done, failed[0], calls, cached),
             "first_line": first.line,
             "rows": stats.rows_done,
             "agg": agg.state(),
@@ -127,6 +140,8 @@ def evaluate_partition(spec: TaskSpec, batches: Iterable[Any]) -> Iterator[Any]:
             "fatal": str(stats.fatal) if stats.fatal is not None else None,
             "abandoned": stats.abandoned_calls,
         }
+        if spec.counts is not None:  # reaches the driver when this task ends (Spark's rule)
+            spec.counts.add(info["counts"])
         yield pa.RecordBatch.from_pylist([{LINE: 0, TASK_INFO: pickle.dumps(info)}], schema=schema)
     finally:
         services.close()
