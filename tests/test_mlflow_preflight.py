@@ -67,13 +67,22 @@ def tracked_config(make_config: MakeConfig) -> tuple[Path, int]:
     return cfg, next(i for i, line in enumerate(lines, 1) if line.startswith("  mlflow:"))
 
 
-def without(hidden: str, *args: str) -> subprocess.CompletedProcess[str]:
+def without(
+    hidden: str, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``evalcli *args`` with ``hidden`` uninstalled; ``env`` (if given) is added to this
+    process's environment without MLFLOW_TRACKING_URI."""
+    full = None
+    if env is not None:
+        full = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"} | env
     return subprocess.run(
         [sys.executable, "-c", _WITHOUT, hidden, *args],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
+        cwd=cwd,
+        env=full,
     )
 
 
@@ -138,22 +147,6 @@ def test_a_config_without_mlflow_never_looks(make_config: MakeConfig, tmp_path: 
     }
 
 
-def without_in(
-    hidden: str, cwd: Path, env: dict[str, str], *args: str
-) -> subprocess.CompletedProcess[str]:
-    """:func:`without`, run in ``cwd`` with ``env`` added (MLFLOW_TRACKING_URI removed)."""
-    base = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    return subprocess.run(
-        [sys.executable, "-c", _WITHOUT, hidden, *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=cwd,
-        env={**base, **env},
-    )
-
-
 SKINNY = "sqlalchemy,alembic"  # what mlflow-skinny (the mlflow extra) lacks for a database store
 
 
@@ -185,7 +178,7 @@ def test_a_database_store_without_its_packages_is_said_up_front(
     if mlruns:  # what MLflow takes as existing file-store data (its own test)
         (tmp_path / "mlruns" / "0").mkdir(parents=True)
         (tmp_path / "mlruns" / "0" / "meta.yaml").write_text("name: Default\n")
-    proc = without_in(SKINNY, tmp_path, env, "validate", "eval.yaml")
+    proc = without(SKINNY, "validate", "eval.yaml", cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
     if expected is None:
         assert proc.stderr == ""
