@@ -1,16 +1,27 @@
-"""Pairing rows, checking that two runs are comparable, and comparing metric by metric."""
+"""Comparing two runs (or the variants of one run) metric by metric, on paired rows.
+
+The rows are paired by :mod:`evalcli.compare.pairing`; what makes runs not comparable, or a
+comparison doubtful, is found by :mod:`evalcli.compare.checks`.
+"""
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evalcli.compare.checks import (
+    TOLERANCE,
+    consistency_warnings,
+    number,
+    param_warnings,
+    run_mismatches,
+    status_warnings,
+)
 from evalcli.compare.corpus import compare_corpus
-from evalcli.compare.load import CompareError, LoadedRun, RunMismatchError, load_run
+from evalcli.compare.load import CompareError, RunMismatchError, load_run
 from evalcli.compare.metrics import MetricDef, mean, metric_defs, recompute
 from evalcli.compare.model import (
     Comparison,
@@ -22,11 +33,17 @@ from evalcli.compare.model import (
     Verdict,
     rule_text,
 )
+from evalcli.compare.pairing import (
+    input_column,
+    pairing_key,
+    resolve_id_column,
+    row_index,
+    row_line,
+)
 from evalcli.compare.stats import Interval, mcnemar_exact_p, paired_bootstrap
 from evalcli.reporters.terminal import plural
 
 Row = dict[str, Any]
-_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -74,7 +91,7 @@ def compare_runs(baseline: Path, candidate: Path, options: CompareOptions | None
     """
     opts = options or CompareOptions()
     base, cand = load_run(baseline), load_run(candidate)
-    warnings = [w for run in (base, cand) for w in _status_warnings(run)]
+    warnings = [w for run in (base, cand) for w in status_warnings(run)]
     mismatches = run_mismatches(base, cand)
     if mismatches and not opts.allow_mismatch:
         raise RunMismatchError(
@@ -83,7 +100,7 @@ def compare_runs(baseline: Path, candidate: Path, options: CompareOptions | None
             hint="pass --allow-mismatch to compare the metrics they have in common anyway",
         )
     warnings += [f"mismatch: {m}" for m in mismatches]
-    warnings += _param_warnings(base, cand)
+    warnings += param_warnings(base, cand)
 
     base_defs, base_skipped = metric_defs(base)
     cand_defs, cand_skipped = metric_defs(cand)
@@ -108,7 +125,7 @@ def compare_runs(baseline: Path, candidate: Path, options: CompareOptions | None
     if skipped:
         warnings.append("metrics that cannot be recomputed from rows: " + ", ".join(skipped))
     for run, defs in ((base, base_defs), (cand, cand_defs)):
-        warnings += _consistency_warnings(run, defs)
+        warnings += consistency_warnings(run, defs)
 
     column, id_warnings = resolve_id_column(opts.id_column, base, cand)
     warnings += id_warnings
@@ -127,7 +144,7 @@ def compare_runs(baseline: Path, candidate: Path, options: CompareOptions | None
             where=f"{base.path} vs {cand.path}",
             hint="choose the matching column with --id-column",
         )
-    overall = {n: (_number(base.metrics.get(n)), _number(cand.metrics.get(n))) for n in names}
+    overall = {n: (number(base.metrics.get(n)), number(cand.metrics.get(n))) for n in names}
     comparison = compare_rows(
         [base.rows[base_ids[k]] for k in paired],
         [cand.rows[cand_ids[k]] for k in paired],
@@ -174,12 +191,12 @@ def compare_variants(
     """
     opts = options or CompareOptions()
     run = load_run(results)
-    warnings = list(_status_warnings(run))
+    warnings = list(status_warnings(run))
     defs, skipped = metric_defs(run)
     if skipped:
         warnings.append("metrics that cannot be recomputed from rows: " + ", ".join(skipped))
-    warnings += _consistency_warnings(run, defs)
-    pair_col, variant_col = _input_column(pair_by), _input_column(variant_column)
+    warnings += consistency_warnings(run, defs)
+    pair_col, variant_col = input_column(pair_by), input_column(variant_column)
     groups: dict[str, dict[str, int]] = {}
     loose = 0
     for i, row in enumerate(run.rows):
@@ -187,12 +204,12 @@ def compare_variants(
         if pair is None or variant is None:
             loose += 1
             continue
-        members = groups.setdefault(_key(pair), {})
-        vkey = _key(variant)
+        members = groups.setdefault(pairing_key(pair), {})
+        vkey = pairing_key(variant)
         if vkey in members:
             raise CompareError(
-                f"pair {_key(pair)!r} has variant {vkey!r} twice "
-                f"(lines {_line(run.rows[members[vkey]])} and {_line(row)})",
+                f"pair {pairing_key(pair)!r} has variant {vkey!r} twice "
+                f"(lines {row_line(run.rows[members[vkey]])} and {row_line(row)})",
                 where=str(run.path),
                 hint="each pair needs one row per variant",
             )
@@ -396,152 +413,6 @@ def judge(
     if went_up == higher_is_better:
         return "better", True, False
     worse_by = -diff if higher_is_better else diff
-    if worse_by + _TOLERANCE >= min_effect:
+    if worse_by + TOLERANCE >= min_effect:
         return "worse", True, True
     return "worse (below min effect)", True, False
-
-
-def run_mismatches(base: LoadedRun, cand: LoadedRun) -> list[str]:
-    """Why two runs are not comparable: evaluators (alias and ``use``), prompts, judges."""
-    reasons: list[str] = []
-    b_ev, c_ev = base.evaluators, cand.evaluators
-    for alias in sorted(set(b_ev) - set(c_ev)):
-        reasons.append(f"evaluator {alias!r} is only in the baseline")
-    for alias in sorted(set(c_ev) - set(b_ev)):
-        reasons.append(f"evaluator {alias!r} is only in the candidate")
-    for alias in [a for a in b_ev if a in c_ev]:
-        b, c = b_ev[alias], c_ev[alias]
-        if b.get("use") != c.get("use"):
-            reasons.append(
-                f"evaluator {alias!r} uses {b.get('use')!r} in the baseline and "
-                f"{c.get('use')!r} in the candidate"
-            )
-        if b.get("prompt_sha256") != c.get("prompt_sha256"):
-            reasons.append(
-                f"evaluator {alias!r}: the prompt differs "
-                f"({_digest(b.get('prompt_sha256'))} vs {_digest(c.get('prompt_sha256'))})"
-            )
-        if b.get("judge") != c.get("judge"):
-            reasons.append(
-                f"evaluator {alias!r}: the judge differs ({b.get('judge') or 'none'} vs "
-                f"{c.get('judge') or 'none'})"
-            )
-    return reasons
-
-
-def _param_warnings(base: LoadedRun, cand: LoadedRun) -> list[str]:
-    out = []
-    for alias, b in base.evaluators.items():
-        c = cand.evaluators.get(alias)
-        if c is not None and b.get("params") != c.get("params"):
-            out.append(
-                f"evaluator {alias!r}: parameters differ "
-                f"({_compact(b.get('params'))} vs {_compact(c.get('params'))})"
-            )
-    return out
-
-
-def _status_warnings(run: LoadedRun) -> list[str]:
-    if run.status in ("completed", "gate_failed"):
-        return []
-    return [f"{run.path}: the run did not complete (status {run.status}); rows may be missing"]
-
-
-def _consistency_warnings(run: LoadedRun, defs: dict[str, MetricDef]) -> list[str]:
-    """Flag metrics whose recomputation from rows disagrees with what the run recorded."""
-    out = []
-    for name, defn in defs.items():
-        recorded = _number(run.metrics.get(name))
-        again = recompute(defn, run.rows)
-        if (recorded is None) != (again is None) or (
-            recorded is not None
-            and again is not None
-            and abs(recorded - again) > _TOLERANCE * max(1.0, abs(recorded))
-        ):
-            out.append(
-                f"{run.path}: {name} recomputed from the rows is {_show(again)} but the run "
-                f"recorded {_show(recorded)}; the comparison uses the rows"
-            )
-    return out
-
-
-def resolve_id_column(
-    option: str | None, base: LoadedRun, cand: LoadedRun
-) -> tuple[str, list[str]]:
-    """The flat column that pairs rows, and any warning about the choice."""
-    if option is not None:
-        column = "line" if option == "line" else _input_column(option)
-        for run in (base, cand):
-            for row in run.rows:
-                if row.get(column) is None:
-                    raise CompareError(
-                        f"row at line {_line(row)} has no {column}",
-                        where=str(run.path),
-                        hint="every row needs the --id-column value",
-                    )
-        return column, []
-    if all(r.get("inputs.id") is not None for run in (base, cand) for r in run.rows):
-        if all(_unique(run.rows, "inputs.id") for run in (base, cand)):
-            return "inputs.id", []
-        return "line", ["inputs.id is not unique in every run; rows are paired by line"]
-    return "line", []
-
-
-def row_index(run: LoadedRun, column: str) -> dict[str, int]:
-    """Pairing key -> row position; duplicates are an error."""
-    index: dict[str, int] = {}
-    for i, row in enumerate(run.rows):
-        key = _key(row.get(column))
-        if key in index:
-            raise CompareError(
-                f"{column} value {key!r} occurs twice (lines {_line(run.rows[index[key]])} "
-                f"and {_line(row)}); rows cannot be paired",
-                where=str(run.path),
-                hint="pair by a unique column with --id-column",
-            )
-        index[key] = i
-    return index
-
-
-def _unique(rows: list[Row], column: str) -> bool:
-    keys = [_key(r.get(column)) for r in rows]
-    return len(set(keys)) == len(keys)
-
-
-def _input_column(name: str) -> str:
-    return name if name.startswith("inputs.") else f"inputs.{name}"
-
-
-def _key(value: Any) -> str:
-    """A pairing key: 7 and "7" match (CSV and JSONL datasets hold ids differently)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
-
-
-def _line(row: Row) -> str:
-    return str(row.get("line", "?"))
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
-def _digest(value: Any) -> str:
-    if isinstance(value, str):
-        return value[:12]
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_digest(v)}" for k, v in value.items()) + "}"
-    return "none"
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
-
-
-def _show(value: float | None) -> str:
-    return "none" if value is None else f"{value:.6g}"
