@@ -473,6 +473,31 @@ def test_log_progress_every_tenth_and_every_interval() -> None:
     assert clock_text(3725) == "1:02:05" and clock_text(59.6) == "1:00"
 
 
+def test_the_terminal_bar_shows_calls_and_errors_as_they_happen() -> None:
+    """On a terminal the bar carries what the log lines say: calls (cached) and errors."""
+    import io
+
+    from rich.console import Console
+
+    from evalcli.errors import RowError
+    from evalcli.reporters.progress import _Bar
+    from evalcli.results import RowResult
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=120, color_system=None)
+    calls = [(0, 0)]
+    with _Bar(lambda: calls[0], console=console) as bar:
+        bar.update(0, 4)
+        calls[0] = (5, 2)
+        row = RowResult(1, {})
+        row.outcomes["relevance"] = RowError("judge-error", "the judge answered 500")
+        bar.on_row(row)
+        bar.update(3, 4)
+    drawn = out.getvalue()
+    assert "0 calls · 0 errors" in drawn
+    assert "3/4" in drawn and "5 calls (2 cached) · 1 error" in drawn
+
+
 def _evalcli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "evalcli", *args],

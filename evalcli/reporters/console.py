@@ -185,15 +185,21 @@ def _metric_rows(result: RunResult, s: EvaluatorSummary) -> list[_MetricRow]:
 
 
 class Progress:
-    """A progress bar on stderr that starts lazily (after the runner forked its workers)."""
+    """A progress bar on stderr that starts lazily (after the runner forked its workers).
 
-    def __init__(self, enabled: bool):
+    Args:
+        enabled: False makes every call a no-op.
+        console: Where to draw (default: a console on stderr; tests pass a recording one).
+    """
+
+    def __init__(self, enabled: bool, console: Console | None = None):
         self.enabled = enabled
+        self._console = console
         self._progress: Any = None
         self._task: Any = None
 
-    def update(self, done: int, total: int) -> None:
-        """Report progress (called from the runner's main thread)."""
+    def update(self, done: int, total: int, status: str = "") -> None:
+        """Report progress, with ``status`` (e.g. calls and errors) after the bar."""
         if not self.enabled:
             return
         if self._progress is None:
@@ -212,12 +218,13 @@ class Progress:
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
-                console=Console(stderr=True),
+                TextColumn("{task.fields[status]}"),
+                console=self._console or Console(stderr=True),
                 transient=True,
             )
             self._progress.start()
-            self._task = self._progress.add_task("rows", total=total)
-        self._progress.update(self._task, completed=done, total=total)
+            self._task = self._progress.add_task("rows", total=total, status=status)
+        self._progress.update(self._task, completed=done, total=total, status=status)
 
     def __enter__(self) -> Progress:
         return self

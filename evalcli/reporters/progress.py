@@ -29,6 +29,8 @@ from evalcli.errors import RowError, UsageError
 from evalcli.results import PartialOutcome, RowResult
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from evalcli.plan import RunPlan
 
 #: Environment variable: the longest silence between two progress lines, in seconds.
@@ -105,6 +107,18 @@ def row_errors(row: RowResult) -> int:
     return n
 
 
+def counts_text(calls: Callable[[], tuple[int, int]] | None, errors: int) -> list[str]:
+    """``["12 calls (3 cached)", "1 error"]``: the calls part only when they are counted."""
+    parts = []
+    if calls is not None:
+        made, cached = calls()
+        parts.append(f"{made:,} call{'s' if made != 1 else ''}")
+        if cached:
+            parts[-1] += f" ({cached:,} cached)"
+    parts.append(f"{errors:,} error{'s' if errors != 1 else ''}")
+    return parts
+
+
 class LogProgress:
     """Progress as plain lines (for logs): every 10 % of the rows or every ``interval_s``.
 
@@ -158,13 +172,8 @@ class LogProgress:
     def line(self, done: int, total: int, elapsed: float) -> str:
         """The progress line for ``done`` of ``total`` rows after ``elapsed`` seconds."""
         parts = [f"{done:,}/{total:,} rows ({done / total:.0%})"]
-        if self.calls is not None:
-            calls, cached = self.calls()
-            parts.append(f"{calls:,} call{'s' if calls != 1 else ''}")
-            if cached:
-                parts[-1] += f" ({cached:,} cached)"
         errors = self.errors if self._error_count is None else self._error_count()
-        parts.append(f"{errors:,} error{'s' if errors != 1 else ''}")
+        parts += counts_text(self.calls, errors)
         parts.append(f"{clock_text(elapsed)} elapsed")
         if 0 < done < total:
             parts.append(f"ETA {clock_text(elapsed / done * (total - done))}")
@@ -203,19 +212,34 @@ class _Silent:
 
 
 class _Bar:
-    """The Rich bar of :mod:`evalcli.reporters.console`, for a terminal."""
+    """The Rich bar of :mod:`evalcli.reporters.console`, for a terminal: rows, then the calls
+    and failed evaluations so far (what :class:`LogProgress` prints, read the same way)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        calls: Callable[[], tuple[int, int]] | None = None,
+        *,
+        errors: Callable[[], int] | None = None,
+        console: Console | None = None,
+    ) -> None:
         from evalcli.reporters.console import Progress
 
-        self._bar = Progress(enabled=True)
+        self._bar = Progress(enabled=True, console=console)
+        self._calls = calls
+        self._error_count = errors
+        self.errors = 0
 
     def update(self, done: int, total: int) -> None:
         """Move the bar."""
-        self._bar.update(done, total)
+        self._bar.update(done, total, status=self._status())
 
     def on_row(self, row: RowResult) -> None:
-        """The bar shows rows only."""
+        """Count the row's failed evaluations."""
+        self.errors += row_errors(row)
+
+    def _status(self) -> str:
+        errors = self.errors if self._error_count is None else self._error_count()
+        return " · ".join(counts_text(self._calls, errors))
 
     def __enter__(self) -> _Bar:
         self._bar.__enter__()
@@ -248,7 +272,7 @@ def progress_for(
     if quiet:
         return _Silent()
     if sys.stderr.isatty() if terminal is None else terminal:
-        return _Bar()
+        return _Bar(calls or call_counter(plan), errors=errors)
     return LogProgress(calls or call_counter(plan), errors=errors, interval_s=interval)
 
 
