@@ -31,6 +31,30 @@ REFERENCE_REQUIREMENT = "azure-ai-evaluation==1.18.10"
 DEFAULT_REFVENV = Path("/tmp/refvenv")
 
 
+_REFERENCE_SCRIPT = """
+import json, sys
+from azure.ai.evaluation import CLASSES, RougeType, evaluate
+mapping = {"column_mapping": {"response": "${data.answer}", "ground_truth": "${data.truth}"}}
+evaluators = {
+EVALUATORS}
+result = evaluate(
+    data=sys.argv[1], evaluators=evaluators,
+    evaluator_config={name: mapping for name in evaluators}, output_path=sys.argv[2],
+)
+print(json.dumps(result["metrics"]))
+"""
+
+
+def reference_script(evaluators: dict[str, str]) -> str:
+    """A ``python -c`` script for the reference venv: ``evaluate()`` with ``evaluators``
+    (name -> constructor call, e.g. ``"BleuScoreEvaluator(threshold=0.3)"``) on the data in
+    argv[1], with the response/ground_truth mapping of evalcli's sample configs, the output
+    in argv[2]; prints the metrics as JSON."""
+    classes = sorted({call.partition("(")[0] for call in evaluators.values()})
+    built = "".join(f"    {name!r}: {call},\n" for name, call in evaluators.items())
+    return _REFERENCE_SCRIPT.replace("CLASSES", ", ".join(classes)).replace("EVALUATORS", built)
+
+
 def ensure_refvenv(venv: Path = DEFAULT_REFVENV) -> Path:
     """The reference virtualenv's python, creating the venv when it is missing."""
     python = venv / "bin" / "python"

@@ -33,6 +33,7 @@ from _reference import (
     check_same_means,
     ensure_refvenv,
     print_ratio,
+    reference_script,
 )
 from bench_quickstart import optional_heavy_packages, reference_data
 
@@ -54,23 +55,13 @@ run: {{max_error_rate: 0.0}}
 """
 
 # The reference's same run: the same evaluators (default parameters) and column mapping.
-REFERENCE_SCRIPT = """
-import json, sys
-from azure.ai.evaluation import (
-    BleuScoreEvaluator, F1ScoreEvaluator, RougeScoreEvaluator, RougeType, evaluate,
+REFERENCE_SCRIPT = reference_script(
+    {
+        "f1_score": "F1ScoreEvaluator()",
+        "bleu": "BleuScoreEvaluator()",
+        "rougeL": "RougeScoreEvaluator(RougeType.ROUGE_L)",
+    }
 )
-mapping = {"column_mapping": {"response": "${data.answer}", "ground_truth": "${data.truth}"}}
-evaluators = {
-    "f1_score": F1ScoreEvaluator(),
-    "bleu": BleuScoreEvaluator(),
-    "rougeL": RougeScoreEvaluator(RougeType.ROUGE_L),
-}
-result = evaluate(
-    data=sys.argv[1], evaluators=evaluators,
-    evaluator_config={name: mapping for name in evaluators}, output_path=sys.argv[2],
-)
-print(json.dumps(result["metrics"]))
-"""
 
 # metric in the reference's result -> evalcli's results.json key (as in bench_quickstart)
 SAME_METRICS = {

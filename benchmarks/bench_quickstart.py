@@ -37,6 +37,7 @@ from _reference import (
     check_same_means,
     ensure_refvenv,
     print_ratio,
+    reference_script,
 )
 
 TARGET = 5.0
@@ -45,26 +46,15 @@ DATA = REPO / "sample_data" / "qa.jsonl"
 CONFIG = REPO / "configs" / "quickstart.yaml"
 
 # The reference's same run: the quickstart's evaluators, parameters and column mapping.
-REFERENCE_SCRIPT = """
-import json, sys
-from azure.ai.evaluation import (
-    BleuScoreEvaluator, F1ScoreEvaluator, GleuScoreEvaluator, MeteorScoreEvaluator,
-    RougeScoreEvaluator, RougeType, evaluate,
+REFERENCE_SCRIPT = reference_script(
+    {
+        "f1_score": "F1ScoreEvaluator()",
+        "bleu": "BleuScoreEvaluator(threshold=0.3)",
+        "gleu": "GleuScoreEvaluator()",
+        "rougeL": "RougeScoreEvaluator(RougeType.ROUGE_L)",
+        "meteor": "MeteorScoreEvaluator(alpha=0.9, beta=3.0, gamma=0.5)",
+    }
 )
-mapping = {"column_mapping": {"response": "${data.answer}", "ground_truth": "${data.truth}"}}
-evaluators = {
-    "f1_score": F1ScoreEvaluator(),
-    "bleu": BleuScoreEvaluator(threshold=0.3),
-    "gleu": GleuScoreEvaluator(),
-    "rougeL": RougeScoreEvaluator(RougeType.ROUGE_L),
-    "meteor": MeteorScoreEvaluator(alpha=0.9, beta=3.0, gamma=0.5),
-}
-result = evaluate(
-    data=sys.argv[1], evaluators=evaluators,
-    evaluator_config={name: mapping for name in evaluators}, output_path=sys.argv[2],
-)
-print(json.dumps(result["metrics"]))
-"""
 
 # metric in the reference's result -> evalcli's results.json key
 SAME_METRICS = {
